@@ -1,0 +1,38 @@
+// Daemon configuration: built-in defaults, then the YAML file (if any), then flags.
+// docs/configuration.md documents every key.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "agent/result.h"
+
+namespace homeostat::agent {
+
+struct Config {
+    std::string listen = "127.0.0.1:9464";
+    std::string log_level = "info";
+
+    // capture
+    std::string cgroup2_root;           // empty: found from /proc/self/mountinfo
+    std::size_t ringbuf_bytes = 8u << 20;
+    std::chrono::milliseconds drain_interval{100};
+
+    // aggregation
+    std::chrono::nanoseconds window = std::chrono::seconds(10);
+    std::size_t windows_kept = 6;
+    std::size_t max_routes_per_service = 200;
+};
+
+// Parses "250ms", "10s", "5m", "1h".
+Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
+
+// Loads a YAML file over the defaults. Errors name the file, the line and what is wrong.
+Result<Config> load_config(const std::string& path, Config base = {});
+
+// Checks values that no parser can (ranges, powers of two).
+Result<void> validate(const Config& c);
+
+} // namespace homeostat::agent

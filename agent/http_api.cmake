@@ -1,0 +1,7 @@
+# The HTTP API server, included by agent/CMakeLists.txt. Its own library because it is the
+# only Beast user: Beast stays in http_api.cpp and nothing else pays its compile time.
+add_library(http_api STATIC ${CMAKE_CURRENT_LIST_DIR}/http_api.cpp)
+target_include_directories(http_api PUBLIC ${CMAKE_SOURCE_DIR})
+target_link_libraries(http_api
+  PUBLIC Boost::headers Threads::Threads
+  PRIVATE spdlog::spdlog fmt::fmt)

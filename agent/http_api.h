@@ -1,0 +1,67 @@
+// The daemon's HTTP/1.1 endpoint (/metrics, /healthz, /api/v1/...): a small read-only
+// server on the daemon's io_context. Beast lives only in http_api.cpp.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace homeostat::agent {
+
+struct HttpRequest {
+    std::string method; // "GET" or "HEAD" (anything else is answered 405 before routing)
+    std::string target; // as sent, e.g. "/metrics?x=1"
+    std::string path;   // target up to '?', not percent-decoded
+    std::string query;  // after '?', without it; empty if none
+};
+
+struct HttpResponse {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+
+// Called on the io_context thread for every GET and HEAD; it must be quick and must not
+// block (it shares the thread that drains the BPF ring buffer). For HEAD, return what GET
+// would: the server sends the headers and Content-Length and drops the body. An exception
+// becomes a 500.
+using HttpRouter = std::function<HttpResponse(const HttpRequest&)>;
+
+// Limits: request head 8 KiB (431), request body 64 KiB (413), 30 s to read a request or
+// write a response (also the keep-alive idle time), 64 connections (more are closed at
+// once). Malformed requests get 400 and the connection is closed.
+//
+// Single-threaded: call start() and stop() from the io_context's thread, or while it is
+// not running. Destroy the HttpApi before the io_context.
+class HttpApi {
+public:
+    static constexpr std::size_t kMaxHeadBytes = 8 * 1024;
+    static constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+    static constexpr unsigned kTimeoutSeconds = 30;
+    static constexpr std::size_t kMaxConnections = 64;
+
+    // Binds and listens at once, so a bad address or a busy port fails here with a
+    // std::runtime_error that says what to do. listen: "127.0.0.1:9464", "[::1]:9464";
+    // port 0 picks a free port (see port()).
+    HttpApi(boost::asio::io_context& io, std::string listen, HttpRouter router);
+    ~HttpApi(); // stop()s
+    HttpApi(const HttpApi&) = delete;
+    HttpApi& operator=(const HttpApi&) = delete;
+
+    void start(); // begins accepting
+    void stop();  // closes the acceptor and every connection; idempotent
+
+    unsigned short port() const;     // the bound port, also when listen asked for 0
+    std::size_t connections() const; // open connections right now
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace homeostat::agent

@@ -1,0 +1,208 @@
+#include "agent/identity.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "events.hpp"
+
+namespace homeostat::agent {
+namespace {
+
+bool is_hex(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string read_first_line(const std::string& path) {
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, line);
+    return line;
+}
+
+// Visits every numeric entry of /proc.
+template <typename F>
+void for_each_pid(const std::string& proc, F&& f) {
+    DIR* d = ::opendir(proc.c_str());
+    if (!d) return;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        unsigned long pid = std::strtoul(e->d_name, &end, 10);
+        if (end && *end == '\0' && pid > 0) f(static_cast<std::uint32_t>(pid));
+    }
+    ::closedir(d);
+}
+
+// Visits the socket inodes among a process's open fds.
+template <typename F>
+void for_each_socket_inode(const std::string& proc, std::uint32_t pid, F&& f) {
+    std::string dir = proc + "/" + std::to_string(pid) + "/fd";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    char buf[64];
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        ssize_t n = ::readlinkat(::dirfd(d), e->d_name, buf, sizeof buf - 1);
+        if (n <= 9 || std::memcmp(buf, "socket:[", 8) != 0) continue;
+        buf[n] = '\0';
+        f(std::strtoull(buf + 8, nullptr, 10));
+    }
+    ::closedir(d);
+}
+
+} // namespace
+
+std::string service_from_cgroup_path(const std::string& path) {
+    // Walk components from the leaf: the innermost unit or container wins.
+    std::vector<std::string_view> parts;
+    std::string_view p(path);
+    while (!p.empty()) {
+        auto slash = p.find('/');
+        auto part = p.substr(0, slash);
+        if (!part.empty()) parts.push_back(part);
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+    }
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+        std::string_view c = *it;
+        // docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope, libpod-<id>.scope
+        for (std::string_view prefix : {"docker-", "cri-containerd-", "crio-", "libpod-"}) {
+            if (c.starts_with(prefix) && c.ends_with(".scope")) {
+                auto id = c.substr(prefix.size(), c.size() - prefix.size() - 6);
+                if (id.size() >= 12 && is_hex(id)) return "container:" + std::string(id.substr(0, 12));
+            }
+        }
+        // cgroupfs driver: /docker/<id>, /kubepods/.../<id>
+        if (c.size() == 64 && is_hex(c)) return "container:" + std::string(c.substr(0, 12));
+        if (c.ends_with(".service") && !c.starts_with("user@")) return std::string(c);
+    }
+    return {};
+}
+
+ServiceResolver::ServiceResolver(std::string proc_root) : proc_(std::move(proc_root)) {}
+
+void ServiceResolver::refresh_listen_inodes() {
+    listen_inode_port_.clear();
+    for (const char* file : {"/net/tcp", "/net/tcp6"}) {
+        std::ifstream f(proc_ + file);
+        std::string line;
+        std::getline(f, line); // header
+        while (std::getline(f, line)) {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            std::istringstream in(line);
+            std::string sl, local, remote, st, txrx, trwhen, retr, uid, timeout;
+            std::uint64_t inode = 0;
+            if (!(in >> sl >> local >> remote >> st >> txrx >> trwhen >> retr >> uid >> timeout >> inode)) continue;
+            if (st != "0A") continue; // TCP_LISTEN
+            auto colon = local.rfind(':');
+            if (colon == std::string::npos || inode == 0) continue;
+            auto port = static_cast<std::uint16_t>(std::strtoul(local.c_str() + colon + 1, nullptr, 16));
+            listen_inode_port_[inode] = port;
+        }
+    }
+    inodes_read_ = Clock::now();
+}
+
+void ServiceResolver::scan_listeners() {
+    refresh_listen_inodes();
+    std::size_t before = port_owner_.size();
+    for_each_pid(proc_, [&](std::uint32_t pid) {
+        for_each_socket_inode(proc_, pid, [&](std::uint64_t inode) {
+            auto it = listen_inode_port_.find(inode);
+            if (it != listen_inode_port_.end()) port_owner_.try_emplace(it->second, pid);
+        });
+    });
+    last_full_scan_ = Clock::now();
+    spdlog::debug("identity: {} listening ports known ({} new from /proc)", port_owner_.size(),
+                  port_owner_.size() - before);
+}
+
+void ServiceResolver::on_listen(const hs_listen_event& ev) {
+    port_owner_[ev.port] = ev.tgid;
+    port_service_.erase(ev.port);
+    pid_service_.erase(ev.tgid); // its lowest listening port may have changed
+    inodes_read_ = {};           // the new listener is not in our inode table yet
+    spdlog::debug("identity: {} (pid {}) listens on port {}",
+                  abi::field_str(ev.comm, sizeof ev.comm), ev.tgid, ev.port);
+}
+
+std::optional<std::uint16_t> ServiceResolver::lowest_listen_port(std::uint32_t tgid) {
+    if (Clock::now() - inodes_read_ > std::chrono::seconds(1)) refresh_listen_inodes();
+    std::optional<std::uint16_t> best;
+    for_each_socket_inode(proc_, tgid, [&](std::uint64_t inode) {
+        auto it = listen_inode_port_.find(inode);
+        if (it != listen_inode_port_.end() && (!best || it->second < *best)) best = it->second;
+    });
+    return best;
+}
+
+const std::string& ServiceResolver::service_for_pid(std::uint32_t tgid, std::string_view comm_hint) {
+    if (auto it = pid_service_.find(tgid); it != pid_service_.end()) return it->second;
+    const std::string base = proc_ + "/" + std::to_string(tgid);
+    std::string service;
+    {
+        std::ifstream f(base + "/cgroup");
+        std::string line;
+        while (service.empty() && std::getline(f, line)) {
+            // "0::/system.slice/nginx.service" (v2) or "1:name=systemd:/system.slice/..." (v1)
+            auto second = line.find(':', line.find(':') + 1);
+            if (second != std::string::npos) service = service_from_cgroup_path(line.substr(second + 1));
+        }
+    }
+    if (service.empty()) {
+        std::string comm = read_first_line(base + "/comm");
+        if (comm.empty()) {
+            // The process is gone already; the kernel's record of its name is all we have.
+            // Not cached: a later process may reuse the pid.
+            scratch_ = comm_hint.empty() ? "unknown" : std::string(comm_hint);
+            return scratch_;
+        }
+        service = comm;
+        if (auto port = lowest_listen_port(tgid)) service += ":" + std::to_string(*port);
+    }
+    if (pid_service_.size() > 65536) pid_service_.clear(); // bounded; rebuilt on demand
+    return pid_service_.emplace(tgid, std::move(service)).first->second;
+}
+
+const std::string& ServiceResolver::service_for(const hs_http_exchange& ev, bool& attributed) {
+    attributed = true;
+    if (ev.role == HS_ROLE_SERVER) {
+        if (auto it = port_service_.find(ev.local_port); it != port_service_.end()) return it->second;
+        auto owner = port_owner_.find(ev.local_port);
+        if (owner == port_owner_.end() && Clock::now() - last_full_scan_ > std::chrono::seconds(1)) {
+            scan_listeners();
+            owner = port_owner_.find(ev.local_port);
+        }
+        if (owner != port_owner_.end()) {
+            std::string s = service_for_pid(owner->second);
+            if (s != "unknown") return port_service_.emplace(ev.local_port, std::move(s)).first->second;
+        }
+        attributed = false;
+        scratch_ = "unknown:" + std::to_string(ev.local_port);
+        return scratch_;
+    }
+    if (ev.flags & HS_XF_OWNER_KNOWN)
+        return service_for_pid(ev.tgid, abi::field_str(ev.comm, sizeof ev.comm));
+    attributed = false;
+    scratch_ = "unknown";
+    return scratch_;
+}
+
+void ServiceResolver::sweep() {
+    std::erase_if(pid_service_, [&](const auto& kv) {
+        return ::access((proc_ + "/" + std::to_string(kv.first)).c_str(), F_OK) != 0;
+    });
+    std::erase_if(port_owner_, [&](const auto& kv) {
+        return ::access((proc_ + "/" + std::to_string(kv.second)).c_str(), F_OK) != 0;
+    });
+    // Port services are rebuilt from owners on demand.
+    std::erase_if(port_service_, [&](const auto& kv) { return !port_owner_.contains(kv.first); });
+}
+
+} // namespace homeostat::agent

@@ -1,0 +1,69 @@
+// Who is behind an exchange: pid → cgroup → service.
+//
+// A service is, in order of preference: the systemd unit of the process's cgroup
+// ("nginx.service"), the container whose cgroup it is in ("container:3f2a9c1b7d4e"), or
+// else its executable name plus the lowest TCP port it listens on ("nginx:8080"), or the
+// bare executable name for a process that listens on nothing ("curl").
+//
+// Server-side exchanges arrive on accepted sockets, whose owner the kernel side does not
+// see; they belong to whoever listens on the local port. That is learnt from listen
+// events (BPF) and, for listeners older than the daemon, from /proc at start and at most
+// once per second when an unknown port shows up.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "events.h"
+
+namespace homeostat::agent {
+
+// Parses the systemd unit or container out of a cgroup path; empty if neither.
+std::string service_from_cgroup_path(const std::string& path);
+
+class ServiceResolver {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit ServiceResolver(std::string proc_root = "/proc");
+
+    // Reads /proc/net/tcp{,6} and every process's fds: who listens on which port.
+    void scan_listeners();
+
+    void on_listen(const hs_listen_event& ev);
+
+    // Service of an exchange; `attributed` is false when only a fallback name could be
+    // given ("unknown:<port>", or the comm the kernel recorded).
+    const std::string& service_for(const hs_http_exchange& ev, bool& attributed);
+
+    // Service of a process; cached per pid until the process listens anew or exits.
+    const std::string& service_for_pid(std::uint32_t tgid, std::string_view comm_hint = {});
+
+    // Drops cached processes that no longer exist. Call every minute or so.
+    void sweep();
+
+    std::size_t listener_count() const { return port_owner_.size(); }
+
+private:
+    void refresh_listen_inodes();
+    std::optional<std::uint16_t> lowest_listen_port(std::uint32_t tgid);
+
+    std::string proc_;
+    // LISTEN sockets by inode → port, from /proc/net/tcp{,6}.
+    std::unordered_map<std::uint64_t, std::uint16_t> listen_inode_port_;
+    Clock::time_point inodes_read_{};
+    // Local port → a process listening on it.
+    std::unordered_map<std::uint16_t, std::uint32_t> port_owner_;
+    Clock::time_point last_full_scan_{};
+    // Server-side service per local port, and per-process services.
+    std::unordered_map<std::uint16_t, std::string> port_service_;
+    std::unordered_map<std::uint32_t, std::string> pid_service_;
+    std::string scratch_;
+};
+
+} // namespace homeostat::agent

@@ -1,0 +1,41 @@
+#include "agent/pipeline.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "events.hpp"
+
+namespace homeostat::agent {
+
+void Pipeline::on_record(std::span<const std::byte> bytes) {
+    hs_event_header h{};
+    if (bytes.size() >= sizeof h) std::memcpy(&h, bytes.data(), sizeof h);
+    switch (h.kind) {
+    case HS_EV_HTTP_EXCHANGE:
+        if (auto ev = abi::decode<hs_http_exchange>(bytes, HS_EV_HTTP_EXCHANGE)) {
+            ++counters_.exchanges;
+            bool attributed = true;
+            const std::string& service = identity_.service_for(*ev, attributed);
+            if (!attributed) ++counters_.unattributed;
+            if (spdlog::should_log(spdlog::level::trace))
+                spdlog::trace("exchange {} service={}", abi::to_string(*ev), service);
+            aggregator_.record(service, *ev, std::chrono::nanoseconds(ev->resp_start_ns));
+            return;
+        }
+        break;
+    case HS_EV_LISTEN:
+        if (auto ev = abi::decode<hs_listen_event>(bytes, HS_EV_LISTEN)) {
+            ++counters_.listens;
+            identity_.on_listen(*ev);
+            return;
+        }
+        break;
+    }
+    if (counters_.malformed++ == 0)
+        spdlog::error("capture: a ring-buffer record of kind {} (ABI {}, {} bytes) could not be decoded; "
+                      "the BPF object and homeostatd are from different builds",
+                      h.kind, h.abi_version, bytes.size());
+}
+
+} // namespace homeostat::agent

@@ -1,0 +1,35 @@
+// From ring-buffer bytes to the engine: decode, attribute to a service, aggregate.
+// Runs on the io_context thread that drains the ring buffer; nothing here blocks for
+// long (identity lookups read /proc only for processes and ports not seen before).
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "agent/identity.h"
+#include "engine/aggregator.h"
+
+namespace homeostat::agent {
+
+struct PipelineCounters {
+    std::uint64_t exchanges = 0;
+    std::uint64_t listens = 0;
+    std::uint64_t malformed = 0;    // records we could not decode (ABI mismatch)
+    std::uint64_t unattributed = 0; // exchanges given a fallback service name
+};
+
+class Pipeline {
+public:
+    Pipeline(engine::Aggregator& aggregator, ServiceResolver& identity)
+        : aggregator_(aggregator), identity_(identity) {}
+
+    void on_record(std::span<const std::byte> bytes);
+    const PipelineCounters& counters() const { return counters_; }
+
+private:
+    engine::Aggregator& aggregator_;
+    ServiceResolver& identity_;
+    PipelineCounters counters_;
+};
+
+} // namespace homeostat::agent

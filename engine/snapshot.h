@@ -1,0 +1,56 @@
+// What the engine hands to exporters: plain data, copied out at scrape time so exporters
+// never hold references into the aggregator.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace homeostat::engine {
+
+enum class Role : std::uint8_t { server = 1, client = 2 };
+
+// Cumulative since the daemon started, as Prometheus counters must be.
+struct LatencyHistogram {
+    // Non-cumulative count per bucket; size == Snapshot::latency_bounds_seconds.size() + 1,
+    // the last one being (+Inf).
+    std::vector<std::uint64_t> bucket_counts;
+    double sum_seconds = 0;
+    std::uint64_t count = 0;
+};
+
+// One label set of the http_{server,client}_request_duration_seconds histograms.
+struct ExchangeSeries {
+    std::string service;
+    Role role = Role::server;
+    std::string method;     // "GET", ... or "_OTHER"
+    std::string route;      // route template, e.g. "/users/{id}"
+    std::uint16_t status = 0;
+    std::string peer_address; // client role only: the upstream's address
+    std::uint16_t peer_port = 0;
+    LatencyHistogram latency;
+    std::uint64_t request_bytes = 0;
+};
+
+// Latency quantiles of one endpoint over the recent windows (from the mergeable sketch).
+struct EndpointQuantiles {
+    std::string service;
+    Role role = Role::server;
+    std::string method;
+    std::string route;
+    std::string peer_address;
+    std::uint16_t peer_port = 0;
+    std::uint64_t count = 0;      // exchanges in the covered windows
+    double window_seconds = 0;    // span the quantiles cover
+    double p50 = 0, p90 = 0, p95 = 0, p99 = 0; // seconds
+};
+
+struct Snapshot {
+    std::vector<double> latency_bounds_seconds; // upper bounds, ascending, no +Inf
+    std::vector<ExchangeSeries> series;
+    std::vector<EndpointQuantiles> quantiles;
+    // Exchanges whose route went to the per-service overflow bucket, by service.
+    std::vector<std::pair<std::string, std::uint64_t>> routes_overflowed;
+};
+
+} // namespace homeostat::engine

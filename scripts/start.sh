@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to a running daemon: installs the build
+# dependencies, builds, and runs homeostatd in the foreground on built-in defaults.
+# Stop it with Ctrl-C. Extra arguments go to homeostatd (e.g. --listen 127.0.0.1:9500).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "start.sh: run as root: homeostatd loads eBPF programs (sudo bash scripts/start.sh)" >&2
+  exit 1
+fi
+[ "${HOMEOSTAT_SKIP_DEPS:-0}" = 1 ] || bash scripts/install-deps.sh
+bash scripts/build.sh
+cat <<MSG
+
+homeostatd is starting in the foreground (Ctrl-C stops it). Where to look:
+  curl -s http://127.0.0.1:9464/metrics      Prometheus metrics per service and endpoint
+  ./build/cli/homeostat status               the daemon's status
+  curl -s http://127.0.0.1:9464/healthz      liveness
+
+MSG
+exec ./build/agent/homeostatd "$@"

@@ -1,0 +1,998 @@
+"""Stdlib-only harness for homeostat's end-to-end kernel tests.
+
+Each test file starts a real homeostatd (root, BPF attached to this kernel), real servers
+on 127.0.0.1 and real clients, then compares what the daemon exports on /metrics with
+what the load generators know they did. Everything started here is tracked and killed in
+teardown (by pid / own process group), every load is bounded in count and time, and a
+test that cannot run (not root, a binary missing) fails loudly instead of skipping.
+
+Environment:
+  HOMEOSTATD                 daemon binary (default /work/main/build/agent/homeostatd)
+  HOMEOSTAT_E2E_ARTIFACTS    where logs, configs and /metrics dumps go
+                             (default /tmp/homeostat-e2e; one sub-directory per test file)
+  HOMEOSTAT_E2E_LOG_LEVEL    daemon --log-level (default info)
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+HERE = Path(__file__).resolve().parent
+SERVERS = HERE / "servers"
+HOMEOSTATD = os.environ.get("HOMEOSTATD", "/work/main/build/agent/homeostatd")
+ARTIFACTS = Path(os.environ.get("HOMEOSTAT_E2E_ARTIFACTS", "/tmp/homeostat-e2e"))
+DAEMON_LOG_LEVEL = os.environ.get("HOMEOSTAT_E2E_LOG_LEVEL", "info")
+
+NGINX = "/usr/sbin/nginx"
+NODE = "/usr/bin/node"
+PROMETHEUS = "/usr/bin/prometheus"
+
+# The contract: the daemon drains events every ~100 ms; counts settle within ~3 s.
+SETTLE_TIMEOUT = 6.0
+# A whole test file must finish well inside ctest's TIMEOUT (180 s); past this the
+# watchdog kills everything this harness started and exits non-zero.
+WATCHDOG_SECONDS = int(os.environ.get("HOMEOSTAT_E2E_WATCHDOG", "170"))
+
+SERVER_HIST = "http_server_request_duration_seconds"
+CLIENT_HIST = "http_client_request_duration_seconds"
+QUANTILE = "homeostat_http_request_duration_quantile_seconds"
+DROPPED = "homeostat_events_dropped_total"
+EVENTS = "homeostat_events_total"
+BUILD_INFO = "homeostat_build_info"
+
+
+class PreconditionFailed(AssertionError):
+    """The environment cannot run this test. Never a skip: kernel tests must run."""
+
+
+# ---------------------------------------------------------------------------------------
+# Process tracking: everything started is killed at the end, even on watchdog/SIGTERM.
+
+_LIVE: dict[int, "Managed"] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _set_pdeathsig() -> None:
+    # Runs in the child between fork and exec: die with the harness even on SIGKILL.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    # Every managed process is started with start_new_session=True, so its process
+    # group id is its own pid: this reaches it and its children (nginx workers) only.
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def kill_everything_started() -> None:
+    with _LIVE_LOCK:
+        items = list(_LIVE.values())
+    for m in items:
+        m.kill()
+
+
+def _emergency_exit(reason: str) -> None:
+    sys.stderr.write(f"\nE2E HARNESS: {reason}; killing every process this harness started\n")
+    sys.stderr.flush()
+    kill_everything_started()
+    os._exit(3)
+
+
+def _on_signal(signum, _frame):
+    _emergency_exit(f"received signal {signum}")
+
+
+def _on_alarm(_signum, _frame):
+    _emergency_exit(f"watchdog: test file ran longer than {WATCHDOG_SECONDS}s")
+
+
+def install_guards() -> None:
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(WATCHDOG_SECONDS)
+    atexit.register(kill_everything_started)
+
+
+@dataclass
+class Managed:
+    """A long-running process this harness started (server, daemon, prometheus)."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as e:
+            return f"<cannot read {self.log_path}: {e}>"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
+        """Signal the process group; wait; SIGKILL if it does not go. Returns the exit code
+        (None if it had to be killed)."""
+        if self.proc.poll() is None:
+            _kill_group(self.pid, sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                with _LIVE_LOCK:
+                    _LIVE.pop(self.pid, None)
+                return None
+        # Children (nginx workers) may linger a moment after the leader exits.
+        _kill_group(self.pid, signal.SIGKILL)
+        with _LIVE_LOCK:
+            _LIVE.pop(self.pid, None)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        _kill_group(self.pid, signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class ProcessSet:
+    """Processes of one test class; stop_all() is registered as a class cleanup."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.items: list[Managed] = []
+
+    def start(self, name: str, argv: list[str], cwd: Path | None = None,
+              env: dict | None = None) -> Managed:
+        log_path = self.workdir / f"{name}.log"
+        log = open(log_path, "ab")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=str(cwd) if cwd else None, env=full_env, start_new_session=True,
+                preexec_fn=_set_pdeathsig)
+        except OSError as e:
+            log.close()
+            raise PreconditionFailed(f"cannot start {name} ({argv[0]}): {e}") from e
+        log.close()
+        m = Managed(name, argv, proc, log_path)
+        with _LIVE_LOCK:
+            _LIVE[proc.pid] = m
+        self.items.append(m)
+        return m
+
+    def stop_all(self) -> None:
+        for m in reversed(self.items):
+            m.stop(timeout=3)
+        self.items.clear()
+
+
+# ---------------------------------------------------------------------------------------
+# Ports, commands, waiting.
+
+_USED_PORTS: set[int] = set()
+
+
+def free_port() -> int:
+    """A free 127.0.0.1 TCP port below the ephemeral range, so that a client's source
+    port cannot take it between this check and the server's bind."""
+    lo, hi = 20000, 32000
+    try:
+        eph_lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        hi = min(hi, eph_lo)
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(500):
+        port = rng.randrange(lo, hi)
+        if port in _USED_PORTS:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _USED_PORTS.add(port)
+        return port
+    raise PreconditionFailed("no free TCP port on 127.0.0.1 in 20000-32000")
+
+
+def wait_for_port(port: int, timeout: float = 10.0, proc: Managed | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise AssertionError(
+                f"{proc.name} exited (code {proc.proc.returncode}) before listening on "
+                f"127.0.0.1:{port}; its log:\n{proc.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    tail = f"; its log:\n{proc.log_tail()}" if proc else ""
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s{tail}")
+
+
+def run(argv: list[str], timeout: float, check: bool = True, env: dict | None = None,
+        cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a bounded command; a timeout or (with check) a non-zero exit is a failure."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    try:
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                            env=full_env, cwd=str(cwd) if cwd else None,
+                            stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"command timed out after {timeout}s: {' '.join(argv)}\n"
+                             f"stdout: {e.stdout!r}\nstderr: {e.stderr!r}") from e
+    except FileNotFoundError as e:
+        raise PreconditionFailed(f"command not found: {argv[0]}") from e
+    if check and cp.returncode != 0:
+        raise AssertionError(f"command failed (exit {cp.returncode}): {' '.join(argv)}\n"
+                             f"stdout: {cp.stdout[-2000:]}\nstderr: {cp.stderr[-2000:]}")
+    return cp
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, dict, str]:
+    req = urllib.request.Request(url)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode("utf-8", "replace")
+
+
+def require(root: bool = True, binaries: Iterable[str] = ()) -> None:
+    """Fail (never skip) when this machine cannot run the kernel tests."""
+    problems = []
+    if root and os.geteuid() != 0:
+        problems.append(f"must run as root (euid is {os.geteuid()}): the daemon loads BPF")
+    daemon = Path(HOMEOSTATD)
+    if not daemon.is_file():
+        problems.append(f"daemon binary {HOMEOSTATD} does not exist (build it, or set "
+                        "HOMEOSTATD)")
+    elif not os.access(daemon, os.X_OK):
+        problems.append(f"daemon binary {HOMEOSTATD} is not executable")
+    for b in binaries:
+        if os.sep in b:
+            if not (Path(b).is_file() and os.access(b, os.X_OK)):
+                problems.append(f"required program {b} is missing")
+        elif shutil.which(b) is None:
+            problems.append(f"required program {b} is not on PATH")
+    if problems:
+        raise PreconditionFailed("E2E TEST CANNOT RUN: " + "; ".join(problems))
+
+
+def artifacts_dir(name: str) -> Path:
+    d = ARTIFACTS / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    return d
+
+
+# ---------------------------------------------------------------------------------------
+# Prometheus text exposition (0.0.4) parsing.
+
+_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    labels: tuple  # sorted (key, value) pairs
+    value: float
+
+    @property
+    def l(self) -> dict:
+        return dict(self.labels)
+
+    def __str__(self) -> str:
+        inner = ",".join(f'{k}="{v}"' for k, v in self.labels)
+        v = int(self.value) if self.value == int(self.value) else self.value
+        return f"{self.name}{{{inner}}} {v}"
+
+
+def _parse_float(s: str) -> float:
+    if s in ("+Inf", "Inf"):
+        return float("inf")
+    if s == "-Inf":
+        return float("-inf")
+    if s == "NaN":
+        return float("nan")
+    return float(s)
+
+
+def _parse_labels(s: str, i: int, line: str) -> tuple[list, int]:
+    # s[i] == '{'
+    labels = []
+    i += 1
+    while True:
+        while i < len(s) and s[i] in " \t":
+            i += 1
+        if i < len(s) and s[i] == "}":
+            return labels, i + 1
+        m = _LABEL_NAME_RE.match(s, i)
+        if not m:
+            raise ValueError(f"bad label name at col {i}: {line!r}")
+        key = m.group(0)
+        i = m.end()
+        if i >= len(s) or s[i] != "=":
+            raise ValueError(f"expected '=' at col {i}: {line!r}")
+        i += 1
+        if i >= len(s) or s[i] != '"':
+            raise ValueError(f"expected '\"' at col {i}: {line!r}")
+        i += 1
+        val = []
+        while True:
+            if i >= len(s):
+                raise ValueError(f"unterminated label value: {line!r}")
+            c = s[i]
+            if c == "\\":
+                if i + 1 >= len(s):
+                    raise ValueError(f"dangling escape: {line!r}")
+                n = s[i + 1]
+                val.append({"n": "\n", "\\": "\\", '"': '"'}.get(n, "\\" + n))
+                i += 2
+            elif c == '"':
+                i += 1
+                break
+            else:
+                val.append(c)
+                i += 1
+        labels.append((key, "".join(val)))
+        while i < len(s) and s[i] in " \t":
+            i += 1
+        if i < len(s) and s[i] == ",":
+            i += 1
+            continue
+        if i < len(s) and s[i] == "}":
+            return labels, i + 1
+        raise ValueError(f"expected ',' or '}}' at col {i}: {line!r}")
+
+
+class Metrics:
+    """One scrape: samples plus # TYPE declarations. Malformed lines raise ValueError."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.types: dict[str, str] = {}
+        self.samples: list[Sample] = []
+        for raw in text.splitlines():
+            line = raw.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                parts = line.split(None, 3)
+                if len(parts) >= 4 and parts[1] == "TYPE":
+                    self.types[parts[2]] = parts[3].strip()
+                continue
+            m = _NAME_RE.match(line)
+            if not m:
+                raise ValueError(f"bad metric name: {raw!r}")
+            name = m.group(0)
+            i = m.end()
+            labels: list = []
+            if i < len(line) and line[i] == "{":
+                labels, i = _parse_labels(line, i, raw)
+            rest = line[i:].split()
+            if len(rest) not in (1, 2):
+                raise ValueError(f"expected value [timestamp]: {raw!r}")
+            self.samples.append(Sample(name, tuple(sorted(labels)), _parse_float(rest[0])))
+
+    def select(self, name: str, **filters) -> list[Sample]:
+        return [s for s in self.samples if s.name == name and _matches(s.l, filters)]
+
+    def sum(self, name: str, **filters) -> float:
+        return sum(s.value for s in self.select(name, **filters))
+
+    def has_family(self, family: str) -> bool:
+        return family in self.types or any(
+            s.name == family or s.name.startswith(family + "_") for s in self.samples)
+
+    def related(self, name: str, filters: dict, limit: int = 40) -> str:
+        """Lines of `name` that share at least one filter with `filters` (or all of them
+        if none does): what someone debugging a wrong count wants to see."""
+        rel = [s for s in self.samples if s.name == name and
+               any(_matches(s.l, {k: v}) for k, v in filters.items())]
+        if not rel:
+            rel = [s for s in self.samples if s.name == name]
+        out = [str(s) for s in rel[:limit]]
+        if len(rel) > limit:
+            out.append(f"... {len(rel) - limit} more")
+        return "\n".join(out) if out else f"(no {name} samples at all)"
+
+    def histogram_problems(self) -> list[str]:
+        """Per series: buckets non-decreasing, +Inf bucket == _count, sum >= 0."""
+        problems = []
+        for base, typ in self.types.items():
+            if typ != "histogram":
+                continue
+            series: dict[tuple, list] = {}
+            for s in self.samples:
+                if s.name == base + "_bucket":
+                    key = tuple(kv for kv in s.labels if kv[0] != "le")
+                    series.setdefault(key, []).append((_parse_float(s.l["le"]), s.value))
+            counts = {s.labels: s.value for s in self.samples if s.name == base + "_count"}
+            for key, buckets in series.items():
+                buckets.sort()
+                vals = [v for _, v in buckets]
+                if any(b < a for a, b in zip(vals, vals[1:])):
+                    problems.append(f"{base}{dict(key)}: buckets decrease: {buckets}")
+                if buckets[-1][0] != float("inf"):
+                    problems.append(f"{base}{dict(key)}: no +Inf bucket")
+                elif counts.get(key) != buckets[-1][1]:
+                    problems.append(f"{base}{dict(key)}: +Inf bucket {buckets[-1][1]} != "
+                                    f"_count {counts.get(key)}")
+        return problems
+
+
+class Suffix:
+    """Label filter: value ends with `s` (service labels are `<comm>:<port>`)."""
+
+    def __init__(self, s: str):
+        self.s = s
+
+    def __call__(self, v: str) -> bool:
+        return v.endswith(self.s)
+
+    def __repr__(self) -> str:
+        return f"*{self.s}"
+
+
+class Regex:
+    """Label filter: value fully matches the regular expression."""
+
+    def __init__(self, pattern: str):
+        self.re = re.compile(pattern)
+
+    def __call__(self, v: str) -> bool:
+        return self.re.fullmatch(v) is not None
+
+    def __repr__(self) -> str:
+        return f"~{self.re.pattern}"
+
+
+# comm of a Python client: python3 or python3.11 (whatever exec'd name the kernel saw).
+PYTHON_CLIENT = Regex(r"python3(\.\d+)?")
+
+
+def port_service(port: int) -> Suffix:
+    return Suffix(f":{port}")
+
+
+def _matches(labels: dict, filters: dict) -> bool:
+    for k, want in filters.items():
+        have = labels.get(k)
+        if want is None:
+            if have is not None:
+                return False
+        elif callable(want):
+            if have is None or not want(have):
+                return False
+        elif have != str(want):
+            return False
+    return True
+
+
+def fmt_filters(filters: dict) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in filters.items()) + "}"
+
+
+# ---------------------------------------------------------------------------------------
+# The daemon.
+
+# Level markers of common log layouts: homeostatd's spdlog pattern
+# "%Y-%m-%dT%H:%M:%S.%e %l %v" ("2026-11-23T18:00:00.123 error ..."), "[error]", "level=error".
+_ANSI = r"(?:\x1b\[[0-9;]*m)?"
+_LEVEL_ERROR_RE = re.compile(
+    r"^\S+\s+" + _ANSI + r"(?:error|critical|err|fatal)\b"
+    r"|\[(?i:error|err|critical|crit|fatal)\]|\[[ECF]\]"
+    r"|\blevel[=:]\s*\"?(?i:error|critical|fatal)\b|(^|\s)(ERROR|CRITICAL|FATAL)[\s:\]]")
+_LEVEL_DEBUG_RE = re.compile(
+    r"^\S+\s+" + _ANSI + r"(?:debug|trace)\b"
+    r"|\[(debug|trace|D|T)\]|\blevel[=:]\s*\"?(debug|trace)\b")
+_CAPTURE_WORDS = re.compile(
+    r"bpf|capture|attach|ring ?buf|probe|tracepoint|cgroup_skb|sockops|verifier|libbpf"
+    r"|skel|program|\bmap\b|socket|event", re.IGNORECASE)
+
+
+def capture_error_lines(log_text: str) -> list[str]:
+    """Log lines that report errors: every error/critical-level line, and any other
+    non-debug line that says 'error' about capture (bpf, attach, ring buffer, ...)."""
+    bad = []
+    for line in log_text.splitlines():
+        if _LEVEL_ERROR_RE.search(line):
+            bad.append(line)
+        elif (re.search(r"\berror", line, re.IGNORECASE) and _CAPTURE_WORDS.search(line)
+              and not _LEVEL_DEBUG_RE.search(line)):
+            bad.append(line)
+    return bad
+
+
+class Daemon:
+    def __init__(self, procs: ProcessSet, workdir: Path, binary: str = HOMEOSTATD,
+                 log_level: str = DAEMON_LOG_LEVEL):
+        self.procs = procs
+        self.workdir = workdir
+        self.binary = binary
+        self.log_level = log_level
+        self.port: int | None = None
+        self.managed: Managed | None = None
+        self.exit_code: int | None = None
+        self.stop_seconds: float | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "homeostatd.log"
+
+    def start(self, healthz_timeout: float = 30.0) -> "Daemon":
+        self.port = free_port()
+        argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--log-level",
+                self.log_level]
+        self.managed = self.procs.start("homeostatd", argv, cwd=self.workdir)
+        deadline = time.monotonic() + healthz_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if not self.managed.alive():
+                raise AssertionError(
+                    f"homeostatd exited with code {self.managed.proc.returncode} before "
+                    f"/healthz was 200; argv {argv}; log {self.log_path}:\n"
+                    f"{self.managed.log_tail(60)}")
+            try:
+                status, _, body = http_get(self.base + "/healthz", timeout=1.0)
+                if status == 200:
+                    return self
+                last = f"HTTP {status}: {body[:200]!r}"
+            except (OSError, http.client.HTTPException) as e:
+                last = repr(e)
+            time.sleep(0.1)
+        raise AssertionError(f"homeostatd /healthz not 200 after {healthz_timeout}s "
+                             f"(last: {last}); log:\n{self.managed.log_tail(60)}")
+
+    def alive(self) -> bool:
+        return self.managed is not None and self.managed.alive()
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, dict, str]:
+        return http_get(self.base + path, timeout=timeout)
+
+    def scrape_raw(self) -> tuple[dict, str]:
+        if not self.alive():
+            raise AssertionError(f"homeostatd is not running (exit code "
+                                 f"{self.managed.proc.returncode if self.managed else None}); "
+                                 f"log:\n{self.managed.log_tail(60) if self.managed else ''}")
+        status, headers, body = self.get("/metrics")
+        if status != 200:
+            raise AssertionError(f"GET /metrics returned {status}: {body[:500]!r}")
+        return headers, body
+
+    def scrape(self) -> Metrics:
+        _, body = self.scrape_raw()
+        try:
+            return Metrics(body)
+        except ValueError as e:
+            raise AssertionError(f"/metrics is not valid Prometheus text: {e}") from e
+
+    def dump_metrics(self, name: str) -> None:
+        """Best effort: /metrics and /api/v1/status (not part of the contract, but it
+        has the daemon's own diagnostics) into the artifacts directory."""
+        try:
+            _, body = self.scrape_raw()
+            (self.workdir / f"metrics-{name}.txt").write_text(body)
+            status, _, body = self.get("/api/v1/status")
+            if status == 200:
+                (self.workdir / f"status-{name}.json").write_text(body)
+        except Exception:
+            pass
+
+    def status_json(self) -> str:
+        try:
+            status, _, body = self.get("/api/v1/status")
+            return body if status == 200 else f"(HTTP {status})"
+        except Exception as e:
+            return f"({e})"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """SIGTERM; records the exit code and how long it took (None: had to SIGKILL)."""
+        if self.managed is None:
+            return None
+        if self.exit_code is None and self.stop_seconds is None:
+            t0 = time.monotonic()
+            self.exit_code = self.managed.stop(signal.SIGTERM, timeout=timeout)
+            self.stop_seconds = time.monotonic() - t0
+        return self.exit_code
+
+
+def settle(fetch: Callable[[], float], expected: float, timeout: float = SETTLE_TIMEOUT,
+           stable_for: float = 0.7, interval: float = 0.2) -> float:
+    """Poll until the value reached `expected` and stayed put for `stable_for` seconds
+    (so an overshoot shows too), or until timeout. Returns the last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    since = time.monotonic()
+    while True:
+        v = fetch()
+        now = time.monotonic()
+        if v != last:
+            last, since = v, now
+        if last >= expected and now - since >= stable_for:
+            return last
+        if now >= deadline:
+            return last
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------
+# Load generators.
+
+@dataclass
+class CurlResult:
+    code: int
+    num_connects: int
+    url: str
+
+
+def curl(urls: list[str], extra: Iterable[str] = (), timeout: float = 30.0,
+         http10: bool = False, head: bool = False) -> list[CurlResult]:
+    """One curl invocation fetching all `urls` in order (curl reuses its connection
+    between them when the server allows). Bodies go to /dev/null."""
+    if not urls:
+        return []
+    argv = ["curl", "-s", "--max-time", "10", "-w", "%{http_code} %{num_connects}\\n"]
+    if http10:
+        argv.append("-0")
+    if head:
+        argv.append("-I")
+    argv += list(extra)
+    for u in urls:
+        argv += ["-o", "/dev/null", u]
+    cp = run(argv, timeout=timeout, check=False)
+    lines = cp.stdout.strip().splitlines()
+    if len(lines) != len(urls):
+        raise AssertionError(f"curl printed {len(lines)} results for {len(urls)} URLs "
+                             f"(exit {cp.returncode}): {cp.stdout!r} {cp.stderr!r}")
+    out = []
+    for u, line in zip(urls, lines):
+        code, conns = line.split()
+        out.append(CurlResult(int(code), int(conns), u))
+    return out
+
+
+def curl_each(urls: list[str], **kw) -> list[CurlResult]:
+    """One curl process per URL: a fresh connection each time."""
+    res = []
+    for u in urls:
+        res += curl([u], **kw)
+    return res
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    duration_s: float
+    socket_errors: dict
+    non_2xx: int
+    extra: dict = field(default_factory=dict)
+    output: str = ""
+
+
+def parse_wrk(out: str) -> WrkResult:
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out, re.MULTILINE)
+    if not m:
+        raise AssertionError(f"cannot find 'N requests in' in wrk output:\n{out}")
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
+    errs = {}
+    em = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if em:
+        errs = dict(zip(("connect", "read", "write", "timeout"), map(int, em.groups())))
+    nm = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    extra = {}
+    for em2 in re.finditer(r"^E2E (.*)$", out, re.MULTILINE):
+        for kv in em2.group(1).split():
+            k, _, v = kv.partition("=")
+            extra[k] = int(v)
+    return WrkResult(int(m.group(1)), float(m.group(2)) * scale, errs,
+                     int(nm.group(1)) if nm else 0, extra, out)
+
+
+def wrk(url: str, threads: int, connections: int, duration_s: int,
+        script: Path | None = None, env: dict | None = None) -> WrkResult:
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "5s"]
+    if script:
+        argv += ["-s", str(script)]
+    argv.append(url)
+    cp = run(argv, timeout=duration_s + 30, env=env)
+    return parse_wrk(cp.stdout)
+
+
+# ---------------------------------------------------------------------------------------
+# Servers.
+
+def start_python_server(procs: ProcessSet, name: str = "pyserver",
+                        port: int | None = None) -> tuple[Managed, int]:
+    port = port or free_port()
+    m = procs.start(name, [sys.executable, str(SERVERS / "py_http_server.py"),
+                           "--port", str(port)])
+    wait_for_port(port, proc=m)
+    return m, port
+
+
+def start_node_server(procs: ProcessSet, name: str = "nodeserver",
+                      port: int | None = None) -> tuple[Managed, int]:
+    port = port or free_port()
+    m = procs.start(name, [NODE, str(SERVERS / "node_http_server.js"), str(port)])
+    wait_for_port(port, proc=m)
+    return m, port
+
+
+NGINX_TEMPLATE = """\
+user root;
+daemon off;
+master_process on;
+worker_processes 2;
+error_log {d}/nginx-error.log warn;
+pid {d}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    types {{ text/html html; text/plain txt; application/octet-stream bin; }}
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+{http_extra}
+    server {{
+        listen 127.0.0.1:{port};
+{server_body}
+    }}
+}}
+"""
+
+
+def start_nginx(procs: ProcessSet, workdir: Path, server_body: str, http_extra: str = "",
+                port: int | None = None, name: str = "nginx") -> tuple[Managed, int, Path]:
+    """nginx in the foreground (master + 2 workers as root) with a generated config in
+    `workdir/<name>`; returns (process, port, its directory)."""
+    port = port or free_port()
+    d = workdir / name
+    d.mkdir(parents=True, exist_ok=True)
+    conf = d / "nginx.conf"
+    conf.write_text(NGINX_TEMPLATE.format(d=d, port=port, http_extra=http_extra,
+                                          server_body=server_body))
+    run([NGINX, "-t", "-p", str(d), "-c", str(conf), "-e", str(d / "nginx-error.log")],
+        timeout=15)
+    m = procs.start(name, [NGINX, "-p", str(d), "-c", str(conf), "-e",
+                           str(d / "nginx-error.log")])
+    wait_for_port(port, proc=m)
+    return m, port, d
+
+
+def start_prometheus(procs: ProcessSet, workdir: Path, target: str,
+                     interval: str = "1s") -> tuple[Managed, int]:
+    port = free_port()
+    d = workdir / "prometheus"
+    (d / "data").mkdir(parents=True, exist_ok=True)
+    cfg = d / "prometheus.yml"
+    cfg.write_text(
+        "global:\n"
+        f"  scrape_interval: {interval}\n"
+        f"  scrape_timeout: {interval}\n"
+        f"  evaluation_interval: {interval}\n"
+        "scrape_configs:\n"
+        "  - job_name: homeostat\n"
+        "    static_configs:\n"
+        f"      - targets: ['{target}']\n")
+    m = procs.start("prometheus", [
+        PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={d / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"])
+    wait_for_port(port, timeout=30, proc=m)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http_get(f"http://127.0.0.1:{port}/-/ready", timeout=1)[0] == 200:
+                return m, port
+        except OSError:
+            pass
+        if not m.alive():
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"prometheus not ready on {port}; log:\n{m.log_tail()}")
+
+
+# ---------------------------------------------------------------------------------------
+# Test case base class.
+
+class DaemonTestCase(unittest.TestCase):
+    """One daemon per test class (counters are cumulative; tests use unique ports).
+
+    Subclasses override start_servers(); set START_DAEMON_FIRST = False to start the
+    servers before the daemon, or AUTO_DAEMON = False to start it inside a test.
+    `test_zzz_daemon_health` runs last (alphabetical order): no dropped events, no
+    capture errors in the log, valid histograms, clean exit 0 on SIGTERM."""
+
+    REQUIRED_BINARIES: tuple = ("curl",)
+    AUTO_DAEMON = True
+    START_DAEMON_FIRST = True
+    maxDiff = None
+
+    procs: ProcessSet
+    workdir: Path
+    daemon: Daemon | None = None
+
+    @classmethod
+    def setUpClass(cls):
+        require(binaries=cls.REQUIRED_BINARIES)
+        cls.workdir = artifacts_dir(Path(sys.modules[cls.__module__].__file__).stem
+                                    if cls.__module__ != "__main__"
+                                    else Path(sys.argv[0]).stem)
+        cls.procs = ProcessSet(cls.workdir)
+        cls.addClassCleanup(cls.procs.stop_all)
+        cls.daemon = Daemon(cls.procs, cls.workdir)
+        if cls.AUTO_DAEMON and cls.START_DAEMON_FIRST:
+            cls.daemon.start()
+        cls.start_servers()
+        if cls.AUTO_DAEMON and not cls.START_DAEMON_FIRST:
+            cls.daemon.start()
+
+    @classmethod
+    def start_servers(cls):
+        pass
+
+    def tearDown(self):
+        if self.daemon is not None and self.daemon.alive():
+            self.daemon.dump_metrics(self._testMethodName)
+
+    # -- assertions -----------------------------------------------------------------
+    def metric_value(self, name: str, **filters) -> float:
+        return self.daemon.scrape().sum(name, **filters)
+
+    def setUp(self):
+        self._drained = False
+
+    def assertSettledCount(self, name: str, expected: int, msg: str = "", **filters):
+        """sum(name{filters}) must reach exactly `expected`. The first check after a load
+        waits up to SETTLE_TIMEOUT for the daemon to drain; later checks in the same test
+        need only a short look (everything has drained by then)."""
+        timeout = 1.2 if getattr(self, "_drained", False) else SETTLE_TIMEOUT
+        got = settle(lambda: self.metric_value(name, **filters), expected, timeout=timeout)
+        self._drained = True
+        if got != expected:
+            m = self.daemon.scrape()
+            self.fail(f"{msg + ': ' if msg else ''}{name}{fmt_filters(filters)} = {got:g}, "
+                      f"expected {expected}\nrelevant /metrics lines:\n"
+                      f"{m.related(name, filters)}")
+        return got
+
+    def assertSeriesLabels(self, name: str, must: dict, **filters):
+        """Every sample matching `filters` has the labels in `must`, and there is one."""
+        m = self.daemon.scrape()
+        samples = m.select(name, **filters)
+        if not samples:
+            self.fail(f"no {name}{fmt_filters(filters)} series\nrelevant /metrics lines:\n"
+                      f"{m.related(name, filters)}")
+        for s in samples:
+            for k, v in must.items():
+                if not _matches(s.l, {k: v}):
+                    self.fail(f"{s}: label {k} should be {v!r}\nrelevant /metrics lines:\n"
+                              f"{m.related(name, filters)}")
+        return samples
+
+    def assertServerAndClient(self, server_port: int, route: str, method: str, status: int,
+                              expected: int, client_service=None, check_client: bool = True):
+        """Server side of the service listening on server_port, and (subTest) the client
+        side of whoever called it (client_service: exact name or filter, None = any)."""
+        with self.subTest(side="server", route=route, method=method, status=status):
+            self.assertSettledCount(
+                SERVER_HIST + "_count", expected, service=port_service(server_port),
+                http_route=route, http_request_method=method,
+                http_response_status_code=str(status))
+        if check_client:
+            with self.subTest(side="client", route=route, method=method, status=status):
+                filters = dict(server_port=str(server_port), http_route=route,
+                               http_request_method=method,
+                               http_response_status_code=str(status))
+                if client_service is not None:
+                    filters["service"] = client_service
+                self.assertSettledCount(CLIENT_HIST + "_count", expected, **filters)
+
+    def assertAllOk(self, results: list[CurlResult], code: int):
+        bad = [r for r in results if r.code != code]
+        self.assertFalse(bad, f"unexpected HTTP codes (load generator view): {bad}")
+
+    # -- the checks every test file ends with ----------------------------------------
+    def test_zzz_daemon_health(self):
+        """No dropped events, valid exposition, no capture errors, clean SIGTERM exit."""
+        d = self.daemon
+        if d is None or d.managed is None:
+            self.fail("the daemon was never started")
+        with self.subTest("metrics families present"):
+            m = d.scrape()
+            for fam in (SERVER_HIST, CLIENT_HIST, QUANTILE, DROPPED, EVENTS, BUILD_INFO):
+                self.assertTrue(m.has_family(fam), f"/metrics has no {fam}")
+        with self.subTest("content type"):
+            headers, _ = d.scrape_raw()
+            ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+            self.assertIn("text/plain", ctype)
+            self.assertIn("0.0.4", ctype)
+        with self.subTest("no dropped events"):
+            m = d.scrape()
+            dropped = m.select(DROPPED)
+            nonzero = [str(s) for s in dropped if s.value != 0]
+            self.assertFalse(nonzero, "events were dropped:\n" + "\n".join(nonzero)
+                             + "\nhomeostat_events_total:\n" + m.related(EVENTS, {})
+                             + "\n/api/v1/status:\n" + d.status_json())
+        with self.subTest("histograms consistent"):
+            self.assertEqual(d.scrape().histogram_problems(), [])
+        with self.subTest("clean exit on SIGTERM"):
+            code = d.stop(timeout=5.0)
+            self.assertIsNotNone(code, f"homeostatd did not exit within 5 s of SIGTERM "
+                                       f"(killed); log tail:\n{d.managed.log_tail(30)}")
+            self.assertEqual(code, 0, f"homeostatd exit code {code} after SIGTERM; log "
+                                      f"tail:\n{d.managed.log_tail(30)}")
+        with self.subTest("no capture errors in the daemon log"):
+            bad = capture_error_lines(d.log_text())
+            self.assertFalse(bad, f"error lines in {d.log_path}:\n" + "\n".join(bad[:30]))
+
+
+def main():
+    install_guards()
+    unittest.main(verbosity=2)
