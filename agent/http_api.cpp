@@ -36,7 +36,7 @@ constexpr std::chrono::seconds kTimeout{HttpApi::kTimeoutSeconds};
 // while before closing: closing a socket with unread input sends a reset, which can make
 // the client lose the response it was about to read.
 constexpr std::chrono::seconds kLingerTime{2};
-constexpr std::size_t kLingerBytes = 256 * 1024;
+constexpr std::size_t kLingerBytes = std::size_t{256} * 1024;
 constexpr std::chrono::milliseconds kAcceptRetry{100};
 constexpr const char* kServerName = "homeostat";
 
@@ -91,11 +91,12 @@ class Session;
 
 class Server : public std::enable_shared_from_this<Server> {
 public:
-    Server(asio::io_context& io, const std::string& listen, HttpRouter router)
-        : io_(io), router_(std::move(router)), acceptor_(io), retry_timer_(io) {
+    Server(asio::io_context& io, std::string listen, HttpRouter router)
+        : io_(io), router_(std::move(router)), acceptor_(io), retry_timer_(io),
+          listen_text_(std::move(listen)) {
         if (!router_) throw std::invalid_argument("HttpApi: the router must not be empty");
-        const tcp::endpoint ep = parse_listen(listen);
-        listen_text_ = format_endpoint(ep);
+        const tcp::endpoint ep = parse_listen(listen_text_);
+        listen_text_ = format_endpoint(ep); // canonical, for messages
         error_code ec;
         acceptor_.open(ep.protocol(), ec);
         if (!ec) {
@@ -376,10 +377,15 @@ struct HttpApi::Impl {
 };
 
 HttpApi::HttpApi(asio::io_context& io, std::string listen, HttpRouter router)
-    : impl_(std::make_unique<Impl>(Impl{std::make_shared<Server>(io, listen, std::move(router))})) {}
+    : impl_(
+          std::make_unique<Impl>(Impl{std::make_shared<Server>(io, std::move(listen), std::move(router))})) {}
 
 HttpApi::~HttpApi() {
-    if (impl_) impl_->server->stop();
+    try {
+        if (impl_) impl_->server->stop();
+    } catch (...) {
+        // Only allocation can fail in stop(); the sockets close with the io_context anyway.
+    }
 }
 
 void HttpApi::start() {

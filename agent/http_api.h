@@ -40,8 +40,8 @@ using HttpRouter = std::function<HttpResponse(const HttpRequest&)>;
 // not running. Destroy the HttpApi before the io_context.
 class HttpApi {
 public:
-    static constexpr std::size_t kMaxHeadBytes = 8 * 1024;
-    static constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+    static constexpr std::size_t kMaxHeadBytes = std::size_t{8} * 1024;
+    static constexpr std::size_t kMaxBodyBytes = std::size_t{64} * 1024;
     static constexpr unsigned kTimeoutSeconds = 30;
     static constexpr std::size_t kMaxConnections = 64;
 
@@ -49,7 +49,7 @@ public:
     // std::runtime_error that says what to do. listen: "127.0.0.1:9464", "[::1]:9464";
     // port 0 picks a free port (see port()).
     HttpApi(boost::asio::io_context& io, std::string listen, HttpRouter router);
-    ~HttpApi(); // stop()s
+    ~HttpApi(); // stop()s; never throws
     HttpApi(const HttpApi&) = delete;
     HttpApi& operator=(const HttpApi&) = delete;
 

@@ -195,25 +195,42 @@ def bpf_stats_set(v):
         f.write(f"{v}\n")
 
 
+def prog_ids_of(pid):
+    """IDs of the BPF programs a process holds (fdinfo of its prog and link fds)."""
+    ids = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fdinfo")
+    except OSError:
+        return ids
+    for fd in fds:
+        try:
+            for line in read_file(f"/proc/{pid}/fdinfo/{fd}").splitlines():
+                if line.startswith("prog_id:"):
+                    ids.add(int(line.split()[1]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return ids
+
+
 def bpf_prog_snapshot(daemon_pid):
-    """{name: (run_time_ns, run_cnt)} of the daemon's programs, plus the list of
-    hs_* programs that belong to some other process."""
+    """{name: (run_time_ns, run_cnt)} of the daemon's programs, plus the hs_* programs
+    that belong to someone else (another homeostatd on a shared machine). Ownership comes
+    from the daemon's fdinfo (bpftool here is built without pid lookup)."""
     out = subprocess.run(["bpftool", "prog", "show", "-j"], capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
         raise BenchError(f"bpftool prog show failed: {out.stderr.strip()}")
     progs = json.loads(out.stdout or "[]")
+    ids = prog_ids_of(daemon_pid) if daemon_pid is not None else set()
     mine, foreign = {}, []
     for p in progs:
         name = p.get("name", "")
         if name not in PROGS:
             continue
-        pids = [x.get("pid") for x in p.get("pids", [])]
-        owned = daemon_pid is not None and (daemon_pid in pids or not pids)
-        if owned:
+        if p.get("id") in ids:
             t, c = mine.get(name, (0, 0))
             mine[name] = (t + int(p.get("run_time_ns", 0)), c + int(p.get("run_cnt", 0)))
         else:
-            foreign.append({"id": p.get("id"), "name": name, "pids": pids})
+            foreign.append(p.get("id"))
     return mine, foreign
 
 
@@ -464,7 +481,8 @@ def run_round(ctx, with_daemon, index):
         samples0 = daemon.metrics() if daemon else None
         progs0, foreign = bpf_prog_snapshot(daemon.pid if daemon else None)
         if foreign:
-            r["warnings"].append(f"hs_* programs of another process are loaded: {foreign}")
+            r["warnings"].append(f"{len(foreign)} hs_* programs of another homeostatd are attached (ids {foreign})")
+        r["foreign_hs_programs"] = len(foreign)
         if daemon and set(progs0) != set(PROGS):
             raise BenchError(f"daemon's programs not found in bpftool: have {sorted(progs0)}, want {list(PROGS)}")
         npids = nginx.pids()
@@ -525,6 +543,9 @@ def run_round(ctx, with_daemon, index):
             r["exchanges"] = (metric_sum(samples1, "homeostat_events_total", kind)
                               - metric_sum(samples0, "homeostat_events_total", kind))
             r["counted_ratio"] = r["exchanges"] / (2.0 * req)
+            if r["counted_ratio"] > 1.02:
+                r["warnings"].append("other HTTP traffic on the host ran through the programs during the round "
+                                     "(exchanges counted > 1.02 × 2 × wrk requests): BPF ns per request overstated")
             nginx_series = lambda l: "nginx" in l.get("service", "")
             r["nginx_series_count"] = metric_sum(samples1, "http_server_request_duration_seconds_count", nginx_series)
             r["nginx_series_ratio"] = r["nginx_series_count"] / req
@@ -657,7 +678,7 @@ def markdown(s, meta):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=15, help="with/without pairs (default 15)")
-    ap.add_argument("--duration", type=float, default=2.0, help="seconds per round (default 2)")
+    ap.add_argument("--duration", type=int, default=2, help="seconds per round (default 2; wrk takes whole seconds)")
     ap.add_argument("--quick", action="store_true", help="smoke check: --pairs 3 --duration 1")
     ap.add_argument("--daemon", default=os.path.join(REPO, "build", "agent", "homeostatd"),
                     help="homeostatd binary (default build/agent/homeostatd)")
@@ -668,14 +689,14 @@ def main():
     ap.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     ap.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     ap.add_argument("--body-bytes", type=int, default=612, help="size of the static file (default 612)")
-    ap.add_argument("--warmup", type=float, default=2.0, help="unmeasured wrk seconds before the pairs (default 2)")
+    ap.add_argument("--warmup", type=int, default=2, help="unmeasured wrk seconds before the pairs (default 2)")
     ap.add_argument("--settle", type=float, default=0.3, help="pause before every round (default 0.3 s)")
     ap.add_argument("--healthz-timeout", type=float, default=30.0)
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (configs, logs)")
     args = ap.parse_args()
     if args.quick:
-        args.pairs, args.duration = 3, 1.0
+        args.pairs, args.duration = 3, 1
     if args.pairs < 1 or args.duration <= 0:
         ap.error("--pairs must be >= 1 and --duration > 0")
     if os.geteuid() != 0:
@@ -700,12 +721,14 @@ def main():
     nginx = None
     pairs = []
     warnings = []
+    warned = {}  # round warning -> pairs it occurred in
     rc = 2
     try:
         stats_before = bpf_stats_get()
         _, foreign = bpf_prog_snapshot(None)
         if foreign:
-            warnings.append(f"hs_* programs already loaded by another process (baseline not clean): {foreign}")
+            warnings.append(f"{len(foreign)} hs_* programs of another homeostatd are attached at start "
+                            f"(ids {foreign}): both kinds of round carry their cost")
             log("WARNING: " + warnings[-1])
         if stats_before != 1:
             bpf_stats_set(1)
@@ -724,8 +747,9 @@ def main():
                 pair["with" if with_daemon else "without"] = run_round(ctx, with_daemon, i)
             for r in pair.values():
                 for w in r["warnings"]:
-                    log(f"pair {i + 1}: WARNING: {w}")
-                    warnings.append(f"pair {i + 1}: {w}")
+                    if w not in warned:
+                        log(f"pair {i + 1}: WARNING: {w}")
+                    warned.setdefault(w, []).append(i + 1)
             a, b = pair["with"], pair["without"]
             log(f"pair {i + 1}/{args.pairs} ({'without first' if i % 2 == 0 else 'with first'}): "
                 f"req/s {b['wrk']['rps']:.0f} → {a['wrk']['rps']:.0f} ({a['wrk']['rps'] / b['wrk']['rps']:.3f}), "
@@ -734,6 +758,7 @@ def main():
                 f"counted {a['counted_ratio']:.4f}, other load {a['other_cpu_cores']:.2f}/{b['other_cpu_cores']:.2f}")
             pairs.append(pair)
 
+        warnings += [f"pairs {sorted(set(v))}: {w}" for w, v in warned.items()]
         s = summarize(pairs)
         meta = {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "engine/hash.h"
 #include "engine/protocols/http/request_target.h"
 
 namespace homeostat::engine {
@@ -85,17 +86,22 @@ Aggregator::Aggregator(AggregatorConfig config)
     validate(config_);
 }
 
+std::uint32_t Aggregator::find_service(std::string_view name) const {
+    return service_index_.find(hash_bytes(name),
+                               [&](std::uint32_t i) { return services_[i]->name == name; });
+}
+
 std::uint32_t Aggregator::service_index(std::string_view name) {
     if (last_service_ != kNoService && services_[last_service_]->name == name) return last_service_;
-    if (auto it = service_index_.find(name); it != service_index_.end())
-        return last_service_ = it->second;
+    if (const std::uint32_t found = find_service(name); found != FlatIndex::npos)
+        return last_service_ = found;
     // A service without series costs a route table; past the series cap none is created,
     // which bounds services too.
     if (series_.size() >= config_.max_series) return kNoService;
     const auto id = static_cast<std::uint32_t>(services_.size());
     services_.push_back(std::make_unique<Service>(
         Service{std::string(name), RouteTemplater(config_.max_routes_per_service)}));
-    service_index_.emplace(std::string(name), id);
+    service_index_.insert(hash_bytes(name), id);
     return last_service_ = id;
 }
 
@@ -281,8 +287,8 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
 }
 
 const RouteTemplater* Aggregator::routes(std::string_view service) const {
-    auto it = service_index_.find(service);
-    return it == service_index_.end() ? nullptr : &services_[it->second]->routes;
+    const std::uint32_t i = find_service(service);
+    return i == FlatIndex::npos ? nullptr : &services_[i]->routes;
 }
 
 } // namespace homeostat::engine

@@ -104,15 +104,10 @@ private:
         std::int64_t first_window = 0;
         std::vector<Window> windows; // ring, slot = index mod windows_kept
     };
-    struct StringHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
     static constexpr std::uint32_t kNoService = UINT32_MAX;
 
     std::uint32_t service_index(std::string_view name);
+    std::uint32_t find_service(std::string_view name) const;
     std::int64_t advance_clock(std::chrono::nanoseconds now);
     std::int64_t window_index(std::chrono::nanoseconds t) const;
     std::uint32_t create_series(const SeriesKey& key, std::int64_t window);
@@ -126,8 +121,8 @@ private:
 
     AggregatorConfig config_;
     std::vector<std::unique_ptr<Service>> services_;
-    std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> service_index_;
-    std::uint32_t last_service_ = kNoService; // most services send bursts: skip the hash
+    FlatIndex service_index_; // name → position in services_
+    std::uint32_t last_service_ = kNoService; // services send bursts: often skips the hash
 
     std::vector<Series> series_;
     FlatIndex series_index_; // into series_

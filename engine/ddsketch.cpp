@@ -50,10 +50,18 @@ void DDSketch::add(double value, std::uint64_t n) {
     count_ += n;
     sum_ += value * static_cast<double>(n);
 
-    if (value < min_indexable_)
+    if (value < min_indexable_) {
         zero_count_ += n;
-    else
-        add_to_key(key_of(value), n);
+        return;
+    }
+    const int k = key_of(value);
+    if (store_count_ != 0 && k >= min_key_ && k <= max_key_) {
+        // The common case once a sketch has seen its typical range.
+        bin(k) += n;
+        store_count_ += n;
+        return;
+    }
+    add_to_key(k, n);
 }
 
 void DDSketch::add_to_key(int k, std::uint64_t n) {

@@ -2,7 +2,9 @@
 
 #include <array>
 #include <bit>
-#include <functional>
+#include <cstring>
+
+#include "engine/hash.h"
 
 namespace homeostat::engine {
 namespace {
@@ -54,16 +56,9 @@ int letter_digit_transitions(std::string_view s) {
     return transitions;
 }
 
-} // namespace
-
-bool RouteTemplater::is_identifier(std::string_view seg) {
+// The identifier rules on a segment's precomputed byte properties (see CharBits).
+bool is_identifier_bits(std::string_view seg, unsigned char all, unsigned char any) {
     if (seg.empty()) return false;
-    unsigned char all = 0xff, any = 0;
-    for (const char c : seg) {
-        const unsigned char b = bits(c);
-        all &= b;
-        any |= b;
-    }
     if (all & kDigit) return true;
     // Every remaining rule needs at least 8 bytes; most segments ("api", "v1", "orders")
     // stop here.
@@ -74,32 +69,66 @@ bool RouteTemplater::is_identifier(std::string_view seg) {
     return !(any & kSeparator) || letter_digit_transitions(seg) >= 2;
 }
 
-void RouteTemplater::template_path(std::string_view path, bool truncated, std::string& out) {
-    out.clear();
+// Output bound of write_template for an n-byte path: a 1-byte segment can become
+// "/{id}" (2 input bytes with its slash → 5), plus "/{truncated}" and slack.
+constexpr std::size_t max_template_size(std::size_t n) { return 3 * n + 32; }
+
+// One pass over the path: each segment is copied while its byte properties are collected,
+// then overwritten with "{id}" or "{truncated}" if it is one. `out` must hold
+// max_template_size(path.size()) bytes. Returns the template's length.
+std::size_t write_template(std::string_view path, bool truncated, char* out) {
+    const char* p = path.data();
     const std::size_t n = path.size();
-    std::size_t i = 0;
-    while (i < n) {
-        while (i < n && path[i] == '/') ++i;
+    std::size_t o = 0, i = 0;
+    for (;;) {
+        while (i < n && p[i] == '/') ++i;
         if (i == n) break;
+        out[o++] = '/';
+        unsigned char all = 0xff, any = 0;
         std::size_t j = i;
-        while (j < n && path[j] != '/') ++j;
-        const std::string_view seg = path.substr(i, j - i);
-        out.push_back('/');
-        if (truncated && j == n)
-            out.append(kTruncatedSegment); // a half segment would be a new route per cut
-        else if (is_identifier(seg))
-            out.append(kIdSegment);
-        else
-            out.append(seg);
+        for (; j < n && p[j] != '/'; ++j) {
+            const unsigned char b = bits(p[j]);
+            all &= b;
+            any |= b;
+            out[o + (j - i)] = p[j];
+        }
+        const std::string_view seg(p + i, j - i);
+        if (truncated && j == n) { // a half segment would be a new route per cut
+            std::memcpy(out + o, kTruncatedSegment.data(), kTruncatedSegment.size());
+            o += kTruncatedSegment.size();
+        } else if (is_identifier_bits(seg, all, any)) {
+            std::memcpy(out + o, kIdSegment.data(), kIdSegment.size());
+            o += kIdSegment.size();
+        } else {
+            o += seg.size();
+        }
         i = j;
     }
     // The cut fell at a '/' (or nothing but slashes arrived): every segment we have is
     // whole, but something followed.
-    if (truncated && (n == 0 || path[n - 1] == '/')) {
-        out.push_back('/');
-        out.append(kTruncatedSegment);
+    if (truncated && (n == 0 || p[n - 1] == '/')) {
+        out[o++] = '/';
+        std::memcpy(out + o, kTruncatedSegment.data(), kTruncatedSegment.size());
+        o += kTruncatedSegment.size();
     }
-    if (out.empty()) out.push_back('/');
+    if (o == 0) out[o++] = '/';
+    return o;
+}
+
+} // namespace
+
+bool RouteTemplater::is_identifier(std::string_view seg) {
+    unsigned char all = 0xff, any = 0;
+    for (const char c : seg) {
+        all &= bits(c);
+        any |= bits(c);
+    }
+    return is_identifier_bits(seg, all, any);
+}
+
+void RouteTemplater::template_path(std::string_view path, bool truncated, std::string& out) {
+    out.resize(max_template_size(path.size()));
+    out.resize(write_template(path, truncated, out.data()));
 }
 
 std::string RouteTemplater::template_path(std::string_view path, bool truncated) {
@@ -118,12 +147,24 @@ RouteTemplater::RouteTemplater(std::size_t max_routes, std::size_t cache_slots)
 }
 
 RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated) {
-    template_path(path, truncated, scratch_);
-    if (auto it = index_.find(scratch_); it != index_.end()) return it->second;
+    // Paths from events are at most HS_PATH_MAX (128) bytes: the stack buffer covers them.
+    char stack_buf[max_template_size(128)];
+    std::string heap_buf;
+    char* buf = stack_buf;
+    if (max_template_size(path.size()) > sizeof stack_buf) {
+        heap_buf.resize(max_template_size(path.size()));
+        buf = heap_buf.data();
+    }
+    const std::string_view tmpl(buf, write_template(path, truncated, buf));
+
+    const std::uint64_t h = hash_bytes(tmpl);
+    const std::uint32_t found =
+        index_.find(h, [&](std::uint32_t pos) { return names_[pos] == tmpl; });
+    if (found != FlatIndex::npos) return found;
     if (learned_routes() >= max_routes_) return kOverflowRoute;
     const auto id = static_cast<RouteId>(names_.size());
-    const std::string& stored = names_.emplace_back(scratch_);
-    index_.emplace(std::string_view(stored), id);
+    names_.emplace_back(tmpl);
+    index_.insert(h, id);
     return id;
 }
 
@@ -134,11 +175,13 @@ RouteId RouteTemplater::route(std::string_view path, bool truncated) {
     } else {
         if (cache_.empty()) cache_.resize(cache_slots_);
         // Routes are never forgotten, so a cached answer never goes stale.
-        CacheSlot& slot = cache_[std::hash<std::string_view>{}(path) & (cache_slots_ - 1)];
-        if (slot.used && slot.truncated == truncated && slot.raw == path) {
+        const std::uint64_t h = hash_bytes(path);
+        CacheSlot& slot = cache_[(h ^ (h >> 32)) & (cache_slots_ - 1)];
+        if (slot.used && slot.hash == h && slot.truncated == truncated && slot.raw == path) {
             id = slot.id;
         } else {
             id = resolve_uncached(path, truncated);
+            slot.hash = h;
             slot.raw.assign(path); // reuses the slot's buffer once it is big enough
             slot.truncated = truncated;
             slot.id = id;

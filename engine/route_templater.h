@@ -9,9 +9,9 @@
 #include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "engine/flat_index.h"
 #include "engine/protocols/http/request_target.h"
 
 namespace homeostat::engine {
@@ -74,6 +74,7 @@ private:
     static constexpr std::size_t kReservedRoutes = 3;
 
     struct CacheSlot {
+        std::uint64_t hash = 0; // of raw, compared first
         std::string raw;
         RouteId id = 0;
         bool truncated = false;
@@ -84,13 +85,12 @@ private:
 
     std::size_t max_routes_;
     std::uint64_t overflowed_ = 0;
-    // deque: push_back never moves existing strings, so the views in index_ stay valid
+    // deque: push_back never moves existing strings, so views from name() stay valid
     // (a moved short string would take its inline buffer with it).
     std::deque<std::string> names_;
-    std::unordered_map<std::string_view, RouteId> index_;
+    FlatIndex index_; // template → position in names_ (= RouteId); reserved names excluded
     std::vector<CacheSlot> cache_; // allocated on first use
     std::size_t cache_slots_;
-    std::string scratch_; // reused template buffer: no allocation once warm
 };
 
 } // namespace homeostat::engine

@@ -183,7 +183,7 @@ struct ExchangeKey {
     std::uint16_t status = 0;
     std::string peer_address;
     std::uint16_t peer_port = 0;
-    auto operator<=>(const ExchangeKey&) const = default;
+    auto operator<=>(const ExchangeKey&) const = default; // NOLINT(modernize-use-nullptr)
 };
 
 struct EndpointKey {
@@ -191,7 +191,7 @@ struct EndpointKey {
     std::string service, method, route;
     std::string peer_address;
     std::uint16_t peer_port = 0;
-    auto operator<=>(const EndpointKey&) const = default;
+    auto operator<=>(const EndpointKey&) const = default; // NOLINT(modernize-use-nullptr)
 };
 
 bool known_role(Role r) {

@@ -341,7 +341,8 @@ TEST_F(HttpApiTest, GarbageGets400AndTheConnectionIsClosed) {
 
 TEST_F(HttpApiTest, OversizedHeadGets431) {
     Client c(port());
-    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(10 * 1024, 'a') + "\r\n\r\n"));
+    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(std::size_t{10} * 1024, 'a') +
+                       "\r\n\r\n"));
     const auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 431);
@@ -351,7 +352,8 @@ TEST_F(HttpApiTest, OversizedHeadGets431) {
 
 TEST_F(HttpApiTest, HeadJustUnderTheLimitIsServed) {
     Client c(port());
-    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(7 * 1024, 'a') + "\r\n\r\n"));
+    ASSERT_TRUE(c.send("GET /x HTTP/1.1\r\nHost: h\r\nX-Big: " + std::string(std::size_t{7} * 1024, 'a') +
+                       "\r\n\r\n"));
     const auto r = c.read_response();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 200);

@@ -67,7 +67,8 @@ class NginxStatic(h.DaemonTestCase):
         with self.subTest("wrk client side: service label is wrk, server_address loopback"):
             self.assertSeriesLabels(h.CLIENT_HIST + "_count",
                                     {"service": "wrk", "server_address": "127.0.0.1"},
-                                    server_port=str(self.port), http_route="/small.html")
+                                    server_port=str(self.port), http_route="/small.html",
+                                    http_request_method="GET")
         with self.subTest("drain requests: between wrk's count and + one per connection"):
             got = self.metric_value(h.SERVER_HIST + "_count",
                                     service=h.port_service(self.port),

@@ -1,0 +1,122 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace homeostat::agent;
+using namespace std::chrono_literals;
+
+namespace {
+
+class ConfigFile : public ::testing::Test {
+protected:
+    std::string write(const std::string& text) {
+        path_ = std::filesystem::temp_directory_path() /
+                ("homeostat-config-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".yaml");
+        std::ofstream(path_) << text;
+        return path_.string();
+    }
+    void TearDown() override { std::filesystem::remove(path_); }
+    std::filesystem::path path_;
+};
+
+TEST(Duration, ParsesUnits) {
+    EXPECT_EQ(parse_duration("250ms").value(), 250ms);
+    EXPECT_EQ(parse_duration("10s").value(), 10s);
+    EXPECT_EQ(parse_duration("5m").value(), 5min);
+    EXPECT_EQ(parse_duration("1h").value(), 1h);
+    EXPECT_FALSE(parse_duration("10").ok());
+    EXPECT_FALSE(parse_duration("s").ok());
+    EXPECT_FALSE(parse_duration("10 parsecs").ok());
+    EXPECT_FALSE(parse_duration("-1s").ok());
+}
+
+TEST(Defaults, AreValid) {
+    Config c;
+    EXPECT_TRUE(validate(c).ok());
+    EXPECT_EQ(c.listen, "127.0.0.1:9464");
+}
+
+TEST_F(ConfigFile, EmptyFileMeansDefaults) {
+    auto c = load_config(write(""));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->listen, Config{}.listen);
+}
+
+TEST_F(ConfigFile, ReadsEveryKey) {
+    auto c = load_config(write("listen: 127.0.0.1:9999\n"
+                               "log_level: debug\n"
+                               "capture:\n"
+                               "  cgroup2_root: /sys/fs/cgroup\n"
+                               "  ringbuf_bytes: 1048576\n"
+                               "  drain_interval: 50ms\n"
+                               "aggregation:\n"
+                               "  window: 5s\n"
+                               "  windows_kept: 12\n"
+                               "  max_routes_per_service: 50\n"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->listen, "127.0.0.1:9999");
+    EXPECT_EQ(c->log_level, "debug");
+    EXPECT_EQ(c->cgroup2_root, "/sys/fs/cgroup");
+    EXPECT_EQ(c->ringbuf_bytes, 1048576u);
+    EXPECT_EQ(c->drain_interval, 50ms);
+    EXPECT_EQ(c->window, 5s);
+    EXPECT_EQ(c->windows_kept, 12u);
+    EXPECT_EQ(c->max_routes_per_service, 50u);
+}
+
+TEST_F(ConfigFile, UnknownKeyNamesFileAndLine) {
+    std::string p = write("listen: 127.0.0.1:9999\naggregation:\n  window: 5s\n  windw: 3\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":4: unknown key 'aggregation.windw'");
+}
+
+TEST_F(ConfigFile, BadValueNamesFileLineAndKey) {
+    std::string p = write("capture:\n  ringbuf_bytes: lots\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":2: capture.ringbuf_bytes: 'lots' is not a whole number");
+}
+
+TEST_F(ConfigFile, BadDuration) {
+    std::string p = write("aggregation:\n  window: soon\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find(p + ":2: aggregation.window:"), std::string::npos) << c.error().message;
+}
+
+TEST_F(ConfigFile, InvalidYamlNamesLine) {
+    std::string p = write("listen: [unclosed\nlog_level: info\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message.rfind(p + ":", 0), 0u) << c.error().message;
+    EXPECT_NE(c.error().message.find("invalid YAML"), std::string::npos);
+}
+
+TEST_F(ConfigFile, RangeChecks) {
+    auto c = load_config(write("capture:\n  ringbuf_bytes: 5000\n"));
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("power of two"), std::string::npos);
+    auto d = load_config(write("log_level: loud\n"));
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.error().message.find("log_level must be one of"), std::string::npos);
+}
+
+TEST_F(ConfigFile, SectionMustBeMapping) {
+    std::string p = write("capture: 3\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":1: 'capture' must be a mapping");
+}
+
+TEST(ConfigMissing, SaysWhichFile) {
+    auto c = load_config("/nonexistent/homeostat.yaml");
+    ASSERT_FALSE(c.ok());
+    EXPECT_NE(c.error().message.find("/nonexistent/homeostat.yaml"), std::string::npos);
+}
+
+} // namespace
