@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -54,6 +55,19 @@ void for_each_socket_inode(const std::string& proc, std::uint32_t pid, F&& f) {
         f(std::strtoull(buf + 8, nullptr, 10));
     }
     ::closedir(d);
+}
+
+// The address as /proc/net/tcp prints it: each 32-bit word of the network-order
+// address printed as a native integer in hex, then ":PORT" in hex.
+std::string proc_net_address(std::uint8_t family, const std::uint8_t (&addr)[16], std::uint16_t port) {
+    char buf[64];
+    std::uint32_t w[4];
+    std::memcpy(w, addr, sizeof w);
+    if (family == 10 /* AF_INET6 */)
+        std::snprintf(buf, sizeof buf, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], port);
+    else
+        std::snprintf(buf, sizeof buf, "%08X:%04X", w[0], port);
+    return buf;
 }
 
 } // namespace
@@ -189,12 +203,50 @@ const std::string& ServiceResolver::service_for(const hs_http_exchange& ev, bool
     }
     if (ev.flags & HS_XF_OWNER_KNOWN)
         return service_for_pid(ev.tgid, abi::field_str(ev.comm, sizeof ev.comm));
+    if (auto it = cookie_service_.find(ev.sock_cookie); it != cookie_service_.end()) return it->second;
+    if (auto owner = find_connection_owner(ev)) {
+        std::string s = service_for_pid(*owner);
+        if (cookie_service_.size() > 65536) cookie_service_.clear();
+        return cookie_service_.emplace(ev.sock_cookie, std::move(s)).first->second;
+    }
     attributed = false;
     scratch_ = "unknown";
     return scratch_;
 }
 
+std::optional<std::uint32_t> ServiceResolver::find_connection_owner(const hs_http_exchange& ev) {
+    // A full /proc walk costs milliseconds: at most one a second.
+    if (Clock::now() - last_owner_scan_ < std::chrono::seconds(1)) return std::nullopt;
+    last_owner_scan_ = Clock::now();
+    const std::string local = proc_net_address(ev.family, ev.local_addr, ev.local_port);
+    const std::string remote = proc_net_address(ev.family, ev.remote_addr, ev.remote_port);
+    std::uint64_t inode = 0;
+    for (const char* file : {"/net/tcp", "/net/tcp6"}) {
+        std::ifstream f(proc_ + file);
+        std::string line, sl, l, r;
+        std::getline(f, line);
+        while (inode == 0 && std::getline(f, line)) {
+            std::istringstream in(line);
+            std::string st, txrx, trwhen, retr, uid, timeout;
+            std::uint64_t ino = 0;
+            if ((in >> sl >> l >> r >> st >> txrx >> trwhen >> retr >> uid >> timeout >> ino) && l == local &&
+                r == remote)
+                inode = ino;
+        }
+    }
+    if (inode == 0) return std::nullopt;
+    std::optional<std::uint32_t> owner;
+    for_each_pid(proc_, [&](std::uint32_t pid) {
+        if (owner) return;
+        for_each_socket_inode(proc_, pid, [&](std::uint64_t i) {
+            if (i == inode) owner = pid;
+        });
+    });
+    return owner;
+}
+
 void ServiceResolver::sweep() {
+    cookie_service_.clear(); // closed connections' cookies are never seen again
     std::erase_if(pid_service_, [&](const auto& kv) {
         return ::access((proc_ + "/" + std::to_string(kv.first)).c_str(), F_OK) != 0;
     });

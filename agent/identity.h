@@ -51,6 +51,9 @@ public:
 
 private:
     void refresh_listen_inodes();
+    // Owner of a connection that existed before the daemon (no connect() seen): its
+    // 4-tuple in /proc/net/tcp{,6} gives the inode, /proc/*/fd the process.
+    std::optional<std::uint32_t> find_connection_owner(const hs_http_exchange& ev);
     std::optional<std::uint16_t> lowest_listen_port(std::uint32_t tgid);
 
     std::string proc_;
@@ -63,6 +66,9 @@ private:
     // Server-side service per local port, and per-process services.
     std::unordered_map<std::uint16_t, std::string> port_service_;
     std::unordered_map<std::uint32_t, std::string> pid_service_;
+    // Client connections without a known owner, by socket cookie (bounded).
+    std::unordered_map<std::uint64_t, std::string> cookie_service_;
+    Clock::time_point last_owner_scan_{};
     std::string scratch_;
 };
 

@@ -33,11 +33,13 @@ struct Workload {
     std::vector<std::uint32_t> service_of; // index into services per event
 };
 
-// 3 services x 50 route shapes; most carry a numeric id or a UUID, so raw paths rarely
-// repeat (the raw-path cache mostly misses, the realistic case for REST APIs) unless
+// 50 routes over 3 services; most carry a numeric id or a UUID, so raw paths rarely
+// repeat (the raw-path cache mostly misses, the hard case for the hot path) unless
 // `distinct_ids` is small. Statuses 200/404/500 at 90/7/3 %, lognormal latencies around
 // 20 ms, one event in ten from the client side towards one of four upstreams.
-Workload make_workload(std::size_t n, int distinct_ids) {
+// `every_service_every_route` serves all 50 routes from each service instead (3x the
+// series and endpoints, for the cache-pressure case).
+Workload make_workload(std::size_t n, int distinct_ids, bool every_service_every_route = false) {
     Workload w;
     w.services = {"checkout", "catalog", "users"};
     std::mt19937_64 rng(2024);
@@ -73,7 +75,8 @@ Workload make_workload(std::size_t n, int distinct_ids) {
             w.events.push_back(gen.client_exchange(method, target, status, lat, upstreams[upstream(rng)]));
         else
             w.events.push_back(gen.exchange(method, target, status, lat));
-        w.service_of.push_back(static_cast<std::uint32_t>(svc(rng)));
+        w.service_of.push_back(
+            static_cast<std::uint32_t>(every_service_every_route ? svc(rng) : r % 3));
     }
     return w;
 }
@@ -100,6 +103,12 @@ void BM_RecordMixedIds(benchmark::State& state) {
     run_record(state, w);
 }
 BENCHMARK(BM_RecordMixedIds);
+
+void BM_RecordManyEndpoints(benchmark::State& state) {
+    static const Workload w = make_workload(1 << 16, 1'000'000, true);
+    run_record(state, w);
+}
+BENCHMARK(BM_RecordManyEndpoints);
 
 void BM_RecordHotPaths(benchmark::State& state) {
     // Few ids: nearly every raw path hits the route cache.

@@ -139,10 +139,9 @@ std::uint32_t Aggregator::create_series(const SeriesKey& key, std::int64_t windo
         e.key = ep_key;
         if (key.family != 0) e.peer_address = abi::format_address(key.family, key.addr);
         e.first_window = window;
-        e.windows.reserve(config_.windows_kept);
-        for (std::size_t i = 0; i < config_.windows_kept; ++i)
-            e.windows.push_back(Window{INT64_MIN, DDSketch(config_.sketch_relative_accuracy)});
         endpoints_.push_back(std::move(e));
+        for (std::size_t i = 0; i < config_.windows_kept; ++i)
+            windows_.push_back(Window{INT64_MIN, DDSketch(config_.sketch_relative_accuracy)});
         endpoint_index_.emplace(ep_key, ep);
     }
     const auto id = static_cast<std::uint32_t>(series_.size());
@@ -200,7 +199,7 @@ void Aggregator::record(std::string_view service, const hs_http_exchange& ev,
     ++s.count;
     s.request_bytes += ev.req_bytes;
 
-    Window& w = endpoints_[s.endpoint].windows[latest_slot_];
+    Window& w = windows_[std::size_t{s.endpoint} * config_.windows_kept + latest_slot_];
     if (w.index != window) {
         w.sketch.clear(); // the slot held a window that has now expired
         w.index = window;
@@ -248,10 +247,13 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
     const std::int64_t current = window_index(effective_now);
     const std::int64_t oldest = current - static_cast<std::int64_t>(config_.windows_kept) + 1;
     DDSketch merged(config_.sketch_relative_accuracy);
-    for (const Endpoint& e : endpoints_) {
+    for (std::size_t ep = 0; ep < endpoints_.size(); ++ep) {
+        const Endpoint& e = endpoints_[ep];
         merged.clear();
-        for (const Window& w : e.windows)
+        for (std::size_t slot = 0; slot < config_.windows_kept; ++slot) {
+            const Window& w = windows_[ep * config_.windows_kept + slot];
             if (w.index >= oldest && w.index <= current) merged.merge(w.sketch);
+        }
         if (merged.empty()) continue;
         // Covered: from the start of the oldest live window, or of the window the endpoint
         // first appeared in if that is later, to now. Rates over it are then honest for

@@ -102,7 +102,6 @@ private:
         SeriesKey key; // status 0
         std::string peer_address; // formatted once, at creation
         std::int64_t first_window = 0;
-        std::vector<Window> windows; // ring, slot = index mod windows_kept
     };
     static constexpr std::uint32_t kNoService = UINT32_MAX;
 
@@ -131,6 +130,10 @@ private:
     std::vector<std::uint64_t> bucket_counts_;
     std::size_t bucket_stride_;
     std::vector<Endpoint> endpoints_;
+    // Each endpoint's ring of windows (slot = window index mod windows_kept), all in one
+    // array at endpoint * windows_kept: record() goes from the series straight to its
+    // sketch without touching the Endpoint.
+    std::vector<Window> windows_;
     std::unordered_map<SeriesKey, std::uint32_t, SeriesKeyHash> endpoint_index_;
 
     // Latest `now` seen, its window and ring slot, so most records skip the divisions.

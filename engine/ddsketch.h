@@ -81,21 +81,22 @@ private:
     std::uint64_t& bin(int key) { return bins_[static_cast<std::size_t>(key - offset_)]; }
     std::uint64_t bin(int key) const { return bins_[static_cast<std::size_t>(key - offset_)]; }
 
-    double relative_accuracy_;
-    double gamma_;
-    double inv_log_gamma_;
-    double log_gamma_;
-    double min_indexable_;
-    std::size_t max_buckets_;
-
+    // Fields add() touches come first, so they share the sketch's first cache line.
     std::vector<std::uint64_t> bins_; // bins_[i] counts bucket key offset_ + i
     int offset_ = 0;
     int min_key_ = 0, max_key_ = 0; // non-empty key range, valid when store_count_ > 0
     std::uint64_t store_count_ = 0; // values in bins_
-    std::uint64_t zero_count_ = 0;  // values below min_indexable_
     std::uint64_t count_ = 0;
+    double inv_log_gamma_;
     double sum_ = 0;
     double min_ = 0, max_ = 0;
+    double min_indexable_;
+    std::uint64_t zero_count_ = 0; // values below min_indexable_
+
+    double relative_accuracy_;
+    double gamma_;
+    double log_gamma_;
+    std::size_t max_buckets_;
     bool collapsed_ = false;
 };
 

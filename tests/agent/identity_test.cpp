@@ -145,6 +145,31 @@ TEST_F(FakeProc, ClientOfAVanishedProcessUsesTheKernelsComm) {
     EXPECT_TRUE(attributed);
 }
 
+TEST_F(FakeProc, ClientConnectionOlderThanTheDaemonIsFoundByItsAddresses) {
+    process(700, "python3", "0::/\n", {1003}); // holds 127.0.0.1:54321 → 127.0.0.1:8080
+    ServiceResolver r(root_.string());
+    hs_http_exchange e{};
+    e.role = HS_ROLE_CLIENT;
+    e.family = 2;
+    const std::uint8_t lo[4] = {127, 0, 0, 1};
+    std::memcpy(e.local_addr, lo, 4);
+    std::memcpy(e.remote_addr, lo, 4);
+    e.local_port = 54321;
+    e.remote_port = 8080;
+    e.sock_cookie = 77;
+    bool attributed = false;
+    EXPECT_EQ(r.service_for(e, attributed), "python3");
+    EXPECT_TRUE(attributed);
+    // Cached by cookie: found again without another /proc walk (which is rate-limited).
+    fs::remove_all(root_ / "700");
+    EXPECT_EQ(r.service_for(e, attributed), "python3");
+    // A connection nobody holds keeps a fallback name.
+    e.sock_cookie = 78;
+    e.local_port = 1;
+    EXPECT_EQ(r.service_for(e, attributed), "unknown");
+    EXPECT_FALSE(attributed);
+}
+
 TEST_F(FakeProc, SweepForgetsExitedProcesses) {
     process(600, "py", "0::/\n", {});
     ServiceResolver r(root_.string());

@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import ctypes
 import http.client
-import json
 import os
 import random
 import re
@@ -31,9 +30,7 @@ import threading
 import time
 import unittest
 import urllib.error
-import urllib.parse
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
