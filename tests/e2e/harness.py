@@ -38,6 +38,7 @@ from typing import Callable, Iterable
 HERE = Path(__file__).resolve().parent
 SERVERS = HERE / "servers"
 HOMEOSTATD = os.environ.get("HOMEOSTATD", "/work/main/build/agent/homeostatd")
+HOMEOSTAT_CLI = os.environ.get("HOMEOSTAT_CLI", "/work/main/build/cli/homeostat")
 ARTIFACTS = Path(os.environ.get("HOMEOSTAT_E2E_ARTIFACTS", "/tmp/homeostat-e2e"))
 DAEMON_LOG_LEVEL = os.environ.get("HOMEOSTAT_E2E_LOG_LEVEL", "info")
 
