@@ -108,22 +108,21 @@ public:
         if (!ec) acceptor_.bind(ep, ec);
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(bind_error(ec));
-        port_ = acceptor_.local_endpoint(ec).port();
+        bound_ = acceptor_.local_endpoint(ec);
         if (ec) throw std::runtime_error(bind_error(ec));
     }
 
     void start() {
         if (started_ || stopped_) return;
         started_ = true;
-        spdlog::info("HTTP API listening on {}",
-                     format_endpoint(tcp::endpoint(acceptor_.local_endpoint().address(), port_)));
+        spdlog::info("HTTP API listening on {}", format_endpoint(bound_));
         accept();
     }
 
     void stop();
 
     bool stopped() const { return stopped_; }
-    unsigned short port() const { return port_; }
+    unsigned short port() const { return bound_.port(); }
     std::size_t connections() const { return sessions_.size(); }
 
     void add(Session* s) { sessions_.insert(s); }
@@ -178,7 +177,7 @@ private:
     tcp::acceptor acceptor_;
     asio::steady_timer retry_timer_;
     std::string listen_text_;
-    unsigned short port_ = 0;
+    tcp::endpoint bound_;
     bool started_ = false;
     bool stopped_ = false;
     bool limit_logged_ = false;

@@ -54,7 +54,7 @@ public:
     HttpApi& operator=(const HttpApi&) = delete;
 
     void start(); // begins accepting
-    void stop();  // closes the acceptor and every connection; idempotent
+    void stop();  // closes the acceptor and every connection; idempotent, no restart
 
     unsigned short port() const;     // the bound port, also when listen asked for 0
     std::size_t connections() const; // open connections right now

@@ -122,9 +122,12 @@ std::int64_t Aggregator::advance_clock(std::chrono::nanoseconds now) {
 }
 
 std::size_t Aggregator::bucket_of(double seconds) const {
-    // First bound >= value: Prometheus' "le", a value equal to a bound belongs to it.
-    const auto& b = config_.latency_bounds_seconds;
-    return static_cast<std::size_t>(std::lower_bound(b.begin(), b.end(), seconds) - b.begin());
+    // Number of bounds below the value = index of the first bound >= value: Prometheus'
+    // "le", a value equal to a bound belongs to it. A branch-free count beats a binary
+    // search on a dozen bounds.
+    std::size_t below = 0;
+    for (const double b : config_.latency_bounds_seconds) below += b < seconds;
+    return below;
 }
 
 std::uint32_t Aggregator::create_series(const SeriesKey& key, std::int64_t window) {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/hash.h"
@@ -12,8 +13,7 @@ namespace {
 constexpr std::string_view kIdSegment = "{id}";
 constexpr std::string_view kTruncatedSegment = "{truncated}";
 
-// Character properties as bits, one table lookup per byte; a segment's properties are
-// the AND (true of every byte) and OR (true of some byte) of its bytes'.
+// Character properties as bits, one table lookup per byte.
 enum CharBits : unsigned char {
     kDigit = 1 << 0,
     kAlpha = 1 << 1,
@@ -35,7 +35,9 @@ constexpr std::array<unsigned char, 256> kCharBits = make_char_bits();
 unsigned char bits(char c) { return kCharBits[static_cast<unsigned char>(c)]; }
 
 bool is_uuid(std::string_view s) {
-    if (s.size() != 36) return false;
+    // The dashes first: they reject almost every non-UUID without a loop.
+    if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+        return false;
     for (std::size_t i = 0; i < 36; ++i) {
         const bool dash_pos = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash_pos ? s[i] != '-' : !(bits(s[i]) & kHex)) return false;
@@ -56,50 +58,87 @@ int letter_digit_transitions(std::string_view s) {
     return transitions;
 }
 
-// The identifier rules on a segment's precomputed byte properties (see CharBits).
-bool is_identifier_bits(std::string_view seg, unsigned char all, unsigned char any) {
-    if (seg.empty()) return false;
+bool is_all_digits(std::string_view s) {
+    for (const char c : s)
+        if (static_cast<unsigned char>(c - '0') > 9) return false;
+    return !s.empty();
+}
+
+// Segments of 8+ bytes: the remaining rules on the AND (every byte) and OR (some byte) of
+// their bytes' properties.
+bool is_long_identifier(std::string_view seg) {
+    unsigned char all = 0xff, any = 0;
+    for (const char c : seg) {
+        all &= bits(c);
+        any |= bits(c);
+    }
     if (all & kDigit) return true;
-    // Every remaining rule needs at least 8 bytes; most segments ("api", "v1", "orders")
-    // stop here.
-    if (seg.size() < 8) return false;
     if (is_uuid(seg)) return true;
     if ((all & kHex) && (any & kDigit)) return true;
     if (seg.size() < 16 || !(all & kTokenChar) || !(any & kDigit) || !(any & kAlpha)) return false;
     return !(any & kSeparator) || letter_digit_transitions(seg) >= 2;
 }
 
+// Index of the first '/' in p[i, n), or n. Eight bytes at a time: segments are mostly
+// short, but UUIDs and tokens are not. The lowest byte the zero-byte test flags is
+// always a real match (borrows only run upwards), so the first '/' is exact.
+std::size_t find_slash(const char* p, std::size_t i, std::size_t n) {
+    static_assert(std::endian::native == std::endian::little, "byte order of the SWAR scan");
+    constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    for (; i + 8 <= n; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        const std::uint64_t x = w ^ (kOnes * '/');
+        const std::uint64_t zero = (x - kOnes) & ~x & kHigh;
+        if (zero) return i + static_cast<std::size_t>(std::countr_zero(zero) >> 3);
+    }
+    while (i < n && p[i] != '/') ++i;
+    return i;
+}
+
 // Output bound of write_template for an n-byte path: a 1-byte segment can become
 // "/{id}" (2 input bytes with its slash → 5), plus "/{truncated}" and slack.
 constexpr std::size_t max_template_size(std::size_t n) { return 3 * n + 32; }
 
-// One pass over the path: each segment is copied while its byte properties are collected,
-// then overwritten with "{id}" or "{truncated}" if it is one. `out` must hold
-// max_template_size(path.size()) bytes. Returns the template's length.
-std::size_t write_template(std::string_view path, bool truncated, char* out) {
+// Copies a short segment without a library call; `out` has slack for the word overrun.
+void copy_segment(char* out, const char* p, std::size_t i, std::size_t j, std::size_t n) {
+    const std::size_t len = j - i;
+    if (len <= 8 && i + 8 <= n) { // whole words stay inside the path
+        std::memcpy(out, p + i, 8);
+    } else {
+        std::memcpy(out, p + i, len);
+    }
+}
+
+struct Written {
+    std::size_t size;
+    bool has_id; // some segment became {id}
+};
+
+// `out` must hold max_template_size(path.size()) bytes.
+Written write_template(std::string_view path, bool truncated, char* out) {
     const char* p = path.data();
     const std::size_t n = path.size();
     std::size_t o = 0, i = 0;
+    bool has_id = false;
+    const auto put = [&](std::string_view s) {
+        std::memcpy(out + o, s.data(), s.size());
+        o += s.size();
+    };
     for (;;) {
         while (i < n && p[i] == '/') ++i;
         if (i == n) break;
-        out[o++] = '/';
-        unsigned char all = 0xff, any = 0;
-        std::size_t j = i;
-        for (; j < n && p[j] != '/'; ++j) {
-            const unsigned char b = bits(p[j]);
-            all &= b;
-            any |= b;
-            out[o + (j - i)] = p[j];
-        }
+        const std::size_t j = find_slash(p, i, n);
         const std::string_view seg(p + i, j - i);
-        if (truncated && j == n) { // a half segment would be a new route per cut
-            std::memcpy(out + o, kTruncatedSegment.data(), kTruncatedSegment.size());
-            o += kTruncatedSegment.size();
-        } else if (is_identifier_bits(seg, all, any)) {
-            std::memcpy(out + o, kIdSegment.data(), kIdSegment.size());
-            o += kIdSegment.size();
+        out[o++] = '/';
+        if (truncated && j == n)
+            put(kTruncatedSegment); // a half segment would be a new route per cut
+        else if (RouteTemplater::is_identifier(seg)) {
+            put(kIdSegment);
+            has_id = true;
         } else {
+            copy_segment(out + o, p, i, j, n);
             o += seg.size();
         }
         i = j;
@@ -108,27 +147,23 @@ std::size_t write_template(std::string_view path, bool truncated, char* out) {
     // whole, but something followed.
     if (truncated && (n == 0 || p[n - 1] == '/')) {
         out[o++] = '/';
-        std::memcpy(out + o, kTruncatedSegment.data(), kTruncatedSegment.size());
-        o += kTruncatedSegment.size();
+        put(kTruncatedSegment);
     }
     if (o == 0) out[o++] = '/';
-    return o;
+    return {o, has_id};
 }
 
 } // namespace
 
 bool RouteTemplater::is_identifier(std::string_view seg) {
-    unsigned char all = 0xff, any = 0;
-    for (const char c : seg) {
-        all &= bits(c);
-        any |= bits(c);
-    }
-    return is_identifier_bits(seg, all, any);
+    // Every rule but all-digits needs at least 8 bytes; most segments ("api", "v1",
+    // "orders") are decided by their first byte here.
+    return seg.size() < 8 ? is_all_digits(seg) : is_long_identifier(seg);
 }
 
 void RouteTemplater::template_path(std::string_view path, bool truncated, std::string& out) {
     out.resize(max_template_size(path.size()));
-    out.resize(write_template(path, truncated, out.data()));
+    out.resize(write_template(path, truncated, out.data()).size);
 }
 
 std::string RouteTemplater::template_path(std::string_view path, bool truncated) {
@@ -146,7 +181,7 @@ RouteTemplater::RouteTemplater(std::size_t max_routes, std::size_t cache_slots)
     // can collide with them.
 }
 
-RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated) {
+RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated, bool* has_id) {
     // Paths from events are at most HS_PATH_MAX (128) bytes: the stack buffer covers them.
     char stack_buf[max_template_size(128)];
     std::string heap_buf;
@@ -155,7 +190,9 @@ RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated) 
         heap_buf.resize(max_template_size(path.size()));
         buf = heap_buf.data();
     }
-    const std::string_view tmpl(buf, write_template(path, truncated, buf));
+    const Written w = write_template(path, truncated, buf);
+    if (has_id) *has_id = w.has_id;
+    const std::string_view tmpl(buf, w.size);
 
     const std::uint64_t h = hash_bytes(tmpl);
     const std::uint32_t found =
@@ -171,7 +208,7 @@ RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated) 
 RouteId RouteTemplater::route(std::string_view path, bool truncated) {
     RouteId id;
     if (cache_slots_ == 0) {
-        id = resolve_uncached(path, truncated);
+        id = resolve_uncached(path, truncated, nullptr);
     } else {
         if (cache_.empty()) cache_.resize(cache_slots_);
         // Routes are never forgotten, so a cached answer never goes stale.
@@ -180,12 +217,17 @@ RouteId RouteTemplater::route(std::string_view path, bool truncated) {
         if (slot.used && slot.hash == h && slot.truncated == truncated && slot.raw == path) {
             id = slot.id;
         } else {
-            id = resolve_uncached(path, truncated);
-            slot.hash = h;
-            slot.raw.assign(path); // reuses the slot's buffer once it is big enough
-            slot.truncated = truncated;
-            slot.id = id;
-            slot.used = true;
+            bool has_id = false;
+            id = resolve_uncached(path, truncated, &has_id);
+            // A path with an id rarely comes again; caching it would only evict the
+            // static paths ("/health", "/api/v1/items") that do.
+            if (!has_id) {
+                slot.hash = h;
+                slot.raw.assign(path); // reuses the slot's buffer once it is big enough
+                slot.truncated = truncated;
+                slot.id = id;
+                slot.used = true;
+            }
         }
     }
     if (id == kOverflowRoute) ++overflowed_;

@@ -55,8 +55,8 @@ public:
     // The route of a path under the cap: a template not seen before gets a new id while
     // fewer than max_routes are known, otherwise kOverflowRoute. Known routes always
     // resolve to themselves. Each call that yields kOverflowRoute counts one overflowed
-    // exchange. Raw paths are cached (bounded, direct-mapped) so a hot path is not
-    // templated again on every request.
+    // exchange. Raw paths without ids are cached (bounded, direct-mapped) so a hot path
+    // is not templated again on every request.
     RouteId route(std::string_view path, bool truncated = false);
 
     // The route of a parsed request target: invalid → kInvalidRoute, "*" → kAsteriskRoute.
@@ -81,7 +81,7 @@ private:
         bool used = false;
     };
 
-    RouteId resolve_uncached(std::string_view path, bool truncated);
+    RouteId resolve_uncached(std::string_view path, bool truncated, bool* has_id);
 
     std::size_t max_routes_;
     std::uint64_t overflowed_ = 0;

@@ -120,3 +120,18 @@ TEST(ConfigMissing, SaysWhichFile) {
 }
 
 } // namespace
+
+// The shipped, commented config file must load and equal the built-in defaults.
+TEST(ShippedConfig, LoadsAndEqualsDefaults) {
+    auto c = homeostat::agent::load_config(HOMEOSTAT_SOURCE_DIR "/packaging/homeostat.yaml");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    homeostat::agent::Config d;
+    EXPECT_EQ(c->listen, d.listen);
+    EXPECT_EQ(c->log_level, d.log_level);
+    EXPECT_EQ(c->cgroup2_root, d.cgroup2_root);
+    EXPECT_EQ(c->ringbuf_bytes, d.ringbuf_bytes);
+    EXPECT_EQ(c->drain_interval, d.drain_interval);
+    EXPECT_EQ(c->window, d.window);
+    EXPECT_EQ(c->windows_kept, d.windows_kept);
+    EXPECT_EQ(c->max_routes_per_service, d.max_routes_per_service);
+}

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,46 @@ TEST(RouteTemplate, TruncatedLastSegmentIsReplaced) {
         << "the cut came after a whole segment";
     EXPECT_EQ(tmpl("/", true), "/{truncated}");
     EXPECT_EQ(tmpl("", true), "/{truncated}");
+}
+
+// A deliberately naive restatement of the rules, to cross-check the optimised one-pass
+// writer (word-at-a-time slash search, short-segment shortcut) on random paths.
+std::string reference_template(std::string_view path, bool truncated) {
+    std::vector<std::string> segs;
+    std::string cur;
+    for (const char c : path) {
+        if (c == '/') {
+            if (!cur.empty()) segs.push_back(cur);
+            cur.clear();
+        } else {
+            cur.push_back(c);
+        }
+    }
+    const bool cut_mid_segment = !cur.empty();
+    if (!cur.empty()) segs.push_back(cur);
+    std::string out;
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+        out += '/';
+        if (truncated && cut_mid_segment && i + 1 == segs.size())
+            out += "{truncated}";
+        else
+            out += RouteTemplater::is_identifier(segs[i]) ? "{id}" : segs[i];
+    }
+    if (truncated && !cut_mid_segment) out += "/{truncated}";
+    return out.empty() ? "/" : out;
+}
+
+TEST(RouteTemplate, MatchesANaiveReferenceOnRandomPaths) {
+    std::mt19937 rng(99);
+    const std::string alphabet = "//////abcdefxyzABC0123456789-_.%";
+    std::uniform_int_distribution<std::size_t> len(0, 140), pick(0, alphabet.size() - 1);
+    for (int iter = 0; iter < 50000; ++iter) {
+        std::string path;
+        const std::size_t n = len(rng);
+        for (std::size_t i = 0; i < n; ++i) path += alphabet[pick(rng)];
+        const bool truncated = iter % 4 == 0;
+        ASSERT_EQ(tmpl(path, truncated), reference_template(path, truncated)) << path;
+    }
 }
 
 TEST(RouteTemplater, ReservedRoutes) {
