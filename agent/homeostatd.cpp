@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
         if (req.path == "/metrics") {
             capture.value()->consume(); // serve what the kernel has seen up to now
-            return {200, "text/plain; version=0.0.4; charset=utf-8",
+            return {200, std::string(exporters::kPrometheusContentType),
                     exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats())};
         }
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};

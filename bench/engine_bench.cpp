@@ -48,10 +48,9 @@ Workload make_workload(std::size_t n, int distinct_ids, bool every_service_every
     std::lognormal_distribution<> latency_s(std::log(0.02), 0.8);
     const char* shapes[] = {"/api/v1/orders/%d", "/api/v1/orders/%d/items", "/users/%d/profile",
                             "/products/%d", "/static/app%d.js"};
-    const SocketAddress upstreams[] = {SocketAddress::parse("10.0.1.10", 5432),
-                                       SocketAddress::parse("10.0.1.11", 6379),
-                                       SocketAddress::parse("fd00::20", 8080),
-                                       SocketAddress::parse("10.0.1.12", 9200)};
+    const SocketAddress upstreams[] = {
+        SocketAddress::parse("10.0.1.10", 5432), SocketAddress::parse("10.0.1.11", 6379),
+        SocketAddress::parse("fd00::20", 8080), SocketAddress::parse("10.0.1.12", 9200)};
     EventGenerator gen;
     char target[96];
     for (std::size_t i = 0; i < n; ++i) {
@@ -60,8 +59,8 @@ Workload make_workload(std::size_t n, int distinct_ids, bool every_service_every
         if (shape == 4) {
             std::snprintf(target, sizeof target, "/r%d/static/app.js", r);
         } else if (r % 7 == 0) {
-            std::snprintf(target, sizeof target, "/r%d/sessions/%08x-1234-4abc-8def-%012d?v=2", r,
-                          id(rng), id(rng));
+            std::snprintf(target, sizeof target, "/r%d/sessions/%08x-1234-4abc-8def-%012d?v=2", r, id(rng),
+                          id(rng));
         } else {
             char path[64];
             std::snprintf(path, sizeof path, shapes[shape], id(rng));
@@ -75,8 +74,7 @@ Workload make_workload(std::size_t n, int distinct_ids, bool every_service_every
             w.events.push_back(gen.client_exchange(method, target, status, lat, upstreams[upstream(rng)]));
         else
             w.events.push_back(gen.exchange(method, target, status, lat));
-        w.service_of.push_back(
-            static_cast<std::uint32_t>(every_service_every_route ? svc(rng) : r % 3));
+        w.service_of.push_back(static_cast<std::uint32_t>(every_service_every_route ? svc(rng) : r % 3));
     }
     return w;
 }
@@ -125,7 +123,8 @@ void BM_Snapshot(benchmark::State& state) {
         now += 100us; // spread over all six windows
         agg.record(w.services[w.service_of[i]], w.events[i], now);
     }
-    for (auto _ : state) benchmark::DoNotOptimize(agg.snapshot(now));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(agg.snapshot(now));
     state.counters["series"] = static_cast<double>(agg.series_count());
     state.counters["endpoints"] = static_cast<double>(agg.endpoint_count());
 }
@@ -148,9 +147,11 @@ void BM_DDSketchAdd(benchmark::State& state) {
     std::mt19937_64 rng(1);
     std::lognormal_distribution<> d(std::log(0.02), 0.8);
     std::vector<double> v(4096);
-    for (auto& x : v) x = d(rng);
+    for (auto& x : v)
+        x = d(rng);
     std::size_t i = 0;
-    for (auto _ : state) s.add(v[i++ & 4095]);
+    for (auto _ : state)
+        s.add(v[i++ & 4095]);
     benchmark::DoNotOptimize(s.count());
 }
 BENCHMARK(BM_DDSketchAdd);

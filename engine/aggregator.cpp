@@ -59,12 +59,13 @@ void validate(const AggregatorConfig& c) {
     for (std::size_t i = 0; i < c.latency_bounds_seconds.size(); ++i) {
         const double b = c.latency_bounds_seconds[i];
         if (!std::isfinite(b) || (i > 0 && b <= c.latency_bounds_seconds[i - 1]))
-            throw std::invalid_argument(
-                "aggregator: latency bounds must be finite and strictly ascending");
+            throw std::invalid_argument("aggregator: latency bounds must be finite and strictly ascending");
     }
 }
 
-Role to_role(std::uint8_t r) { return r == HS_ROLE_CLIENT ? Role::client : Role::server; }
+Role to_role(std::uint8_t r) {
+    return r == HS_ROLE_CLIENT ? Role::client : Role::server;
+}
 
 } // namespace
 
@@ -87,8 +88,7 @@ Aggregator::Aggregator(AggregatorConfig config)
 }
 
 std::uint32_t Aggregator::find_service(std::string_view name) const {
-    return service_index_.find(hash_bytes(name),
-                               [&](std::uint32_t i) { return services_[i]->name == name; });
+    return service_index_.find(hash_bytes(name), [&](std::uint32_t i) { return services_[i]->name == name; });
 }
 
 std::uint32_t Aggregator::service_index(std::string_view name) {
@@ -112,8 +112,7 @@ std::int64_t Aggregator::window_index(std::chrono::nanoseconds t) const {
 std::int64_t Aggregator::advance_clock(std::chrono::nanoseconds now) {
     if (now > latest_now_) latest_now_ = now;
     // Most records fall in the window of the previous one: skip the division.
-    if (latest_now_ >= latest_window_start_ &&
-        latest_now_ - latest_window_start_ < config_.window)
+    if (latest_now_ >= latest_window_start_ && latest_now_ - latest_window_start_ < config_.window)
         return latest_window_;
     latest_window_ = window_index(latest_now_);
     latest_window_start_ = std::chrono::nanoseconds(latest_window_ * config_.window.count());
@@ -126,7 +125,8 @@ std::size_t Aggregator::bucket_of(double seconds) const {
     // "le", a value equal to a bound belongs to it. A branch-free count beats a binary
     // search on a dozen bounds.
     std::size_t below = 0;
-    for (const double b : config_.latency_bounds_seconds) below += b < seconds;
+    for (const double b : config_.latency_bounds_seconds)
+        below += b < seconds;
     return below;
 }
 
@@ -157,8 +157,7 @@ std::uint32_t Aggregator::create_series(const SeriesKey& key, std::int64_t windo
     return id;
 }
 
-void Aggregator::record(std::string_view service, const hs_http_exchange& ev,
-                        std::chrono::nanoseconds now) {
+void Aggregator::record(std::string_view service, const hs_http_exchange& ev, std::chrono::nanoseconds now) {
     if (ev.role != HS_ROLE_SERVER && ev.role != HS_ROLE_CLIENT) {
         ++rejected_;
         return;
@@ -178,8 +177,8 @@ void Aggregator::record(std::string_view service, const hs_http_exchange& ev,
     key.method = normalised_method(ev.method);
     set_peer(key, ev);
 
-    std::uint32_t id = series_index_.find(SeriesKeyHash{}(key),
-                                          [&](std::uint32_t i) { return series_[i].key == key; });
+    std::uint32_t id =
+        series_index_.find(SeriesKeyHash{}(key), [&](std::uint32_t i) { return series_[i].key == key; });
     if (id == FlatIndex::npos) {
         if (series_.size() >= config_.max_series) {
             ++series_overflowed_;
@@ -190,8 +189,7 @@ void Aggregator::record(std::string_view service, const hs_http_exchange& ev,
 
     // Timestamps come from one kernel clock, but a reordered or corrupt pair must not
     // wrap into a 584-year latency.
-    const std::uint64_t ns =
-        ev.resp_start_ns >= ev.req_start_ns ? ev.resp_start_ns - ev.req_start_ns : 0;
+    const std::uint64_t ns = ev.resp_start_ns >= ev.req_start_ns ? ev.resp_start_ns - ev.req_start_ns : 0;
     // Division, not multiplication by 1e-9: it is exact for whole-ns bounds such as
     // 5 ms, so a latency equal to a bound lands in that bound's bucket.
     const double seconds = static_cast<double>(ns) / 1e9;
@@ -214,9 +212,7 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
     Snapshot snap;
     snap.latency_bounds_seconds = config_.latency_bounds_seconds;
 
-    auto service_name = [&](const SeriesKey& k) -> const std::string& {
-        return services_[k.service]->name;
-    };
+    auto service_name = [&](const SeriesKey& k) -> const std::string& { return services_[k.service]->name; };
     auto route_name = [&](const SeriesKey& k) {
         return std::string(services_[k.service]->routes.name(k.route));
     };
@@ -238,12 +234,10 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
         out.request_bytes = s.request_bytes;
         snap.series.push_back(std::move(out));
     }
-    std::sort(snap.series.begin(), snap.series.end(),
-              [](const ExchangeSeries& a, const ExchangeSeries& b) {
-                  return std::tie(a.service, a.role, a.method, a.route, a.status, a.peer_address,
-                                  a.peer_port) < std::tie(b.service, b.role, b.method, b.route,
-                                                          b.status, b.peer_address, b.peer_port);
-              });
+    std::sort(snap.series.begin(), snap.series.end(), [](const ExchangeSeries& a, const ExchangeSeries& b) {
+        return std::tie(a.service, a.role, a.method, a.route, a.status, a.peer_address, a.peer_port) <
+               std::tie(b.service, b.role, b.method, b.route, b.status, b.peer_address, b.peer_port);
+    });
 
     // Windows (current - kept, current] are live; older slots are leftovers.
     const auto effective_now = std::max(now, latest_now_);
@@ -280,13 +274,13 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
     }
     std::sort(snap.quantiles.begin(), snap.quantiles.end(),
               [](const EndpointQuantiles& a, const EndpointQuantiles& b) {
-                  return std::tie(a.service, a.role, a.method, a.route, a.peer_address,
-                                  a.peer_port) <
+                  return std::tie(a.service, a.role, a.method, a.route, a.peer_address, a.peer_port) <
                          std::tie(b.service, b.role, b.method, b.route, b.peer_address, b.peer_port);
               });
 
     snap.routes_overflowed.reserve(services_.size());
-    for (const auto& s : services_) snap.routes_overflowed.emplace_back(s->name, s->routes.overflowed());
+    for (const auto& s : services_)
+        snap.routes_overflowed.emplace_back(s->name, s->routes.overflowed());
     std::sort(snap.routes_overflowed.begin(), snap.routes_overflowed.end());
     return snap;
 }

@@ -99,7 +99,7 @@ private:
         DDSketch sketch;
     };
     struct Endpoint {
-        SeriesKey key; // status 0
+        SeriesKey key;            // status 0
         std::string peer_address; // formatted once, at creation
         std::int64_t first_window = 0;
     };
@@ -120,7 +120,7 @@ private:
 
     AggregatorConfig config_;
     std::vector<std::unique_ptr<Service>> services_;
-    FlatIndex service_index_; // name → position in services_
+    FlatIndex service_index_;                 // name → position in services_
     std::uint32_t last_service_ = kNoService; // services send bursts: often skips the hash
 
     std::vector<Series> series_;

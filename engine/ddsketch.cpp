@@ -19,8 +19,7 @@ DDSketch::DDSketch(double relative_accuracy, std::size_t max_buckets, double min
     if (!(relative_accuracy > 0 && relative_accuracy < 1))
         throw std::invalid_argument("DDSketch: relative accuracy must be in (0, 1)");
     if (max_buckets < 1) throw std::invalid_argument("DDSketch: max_buckets must be >= 1");
-    if (!(min_indexable_value > 0))
-        throw std::invalid_argument("DDSketch: min indexable value must be > 0");
+    if (!(min_indexable_value > 0)) throw std::invalid_argument("DDSketch: min indexable value must be > 0");
     gamma_ = (1 + relative_accuracy) / (1 - relative_accuracy);
     log_gamma_ = std::log(gamma_);
     inv_log_gamma_ = 1 / log_gamma_;
@@ -117,8 +116,7 @@ void DDSketch::ensure_range(int lo, int hi) {
     const int from = std::max(offset_, new_offset);
     const int to = std::min(offset_ + size, new_offset + new_size); // exclusive
     for (int key = from; key < to; ++key)
-        grown[static_cast<std::size_t>(key - new_offset)] =
-            bins_[static_cast<std::size_t>(key - offset_)];
+        grown[static_cast<std::size_t>(key - new_offset)] = bins_[static_cast<std::size_t>(key - offset_)];
     bins_.swap(grown);
     offset_ = new_offset;
 }
@@ -188,7 +186,8 @@ std::size_t DDSketch::bucket_span() const {
 
 void DDSketch::clear() {
     if (store_count_ > 0)
-        for (int k = min_key_; k <= max_key_; ++k) bin(k) = 0;
+        for (int k = min_key_; k <= max_key_; ++k)
+            bin(k) = 0;
     store_count_ = zero_count_ = count_ = 0;
     sum_ = 0;
     min_ = max_ = 0;

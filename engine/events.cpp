@@ -27,8 +27,7 @@ std::string format_ipv4(const std::uint8_t* b) {
 }
 
 // printf-style append; every field we print is short, so a stack buffer suffices.
-template <typename... Args>
-void appendf(std::string& out, const char* fmt, Args... args) {
+template <typename... Args> void appendf(std::string& out, const char* fmt, Args... args) {
     char buf[256];
     const int n = std::snprintf(buf, sizeof buf, fmt, args...);
     if (n > 0) out.append(buf, static_cast<std::size_t>(n) < sizeof buf ? n : sizeof buf - 1);
@@ -113,7 +112,10 @@ std::string to_string(const hs_http_exchange& e) {
 std::string to_string(const hs_listen_event& e) {
     std::string out;
     appendf(out, "listen port=%u family=%s tgid=%u comm=", e.port,
-            e.family == AF_INET ? "inet" : e.family == AF_INET6 ? "inet6" : "?", e.tgid);
+            e.family == AF_INET    ? "inet"
+            : e.family == AF_INET6 ? "inet6"
+                                   : "?",
+            e.tgid);
     append_escaped(out, field_str(e.comm, sizeof e.comm));
     appendf(out, " cgroup=%" PRIu64 " ktime=%" PRIu64, static_cast<std::uint64_t>(e.cgroup_id),
             static_cast<std::uint64_t>(e.hdr.ktime_ns));

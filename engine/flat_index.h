@@ -17,8 +17,7 @@ public:
     static constexpr std::uint32_t npos = UINT32_MAX;
 
     // Position of the entry with this hash for which matches(position) holds, or npos.
-    template <typename Matches>
-    std::uint32_t find(std::uint64_t hash, Matches&& matches) const {
+    template <typename Matches> std::uint32_t find(std::uint64_t hash, Matches&& matches) const {
         if (slots_.empty()) return npos;
         const auto h = static_cast<std::uint32_t>(hash);
         for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
@@ -46,7 +45,8 @@ private:
 
     void place(Slot s) {
         std::size_t i = s.hash & mask_;
-        while (slots_[i].pos != npos) i = (i + 1) & mask_;
+        while (slots_[i].pos != npos)
+            i = (i + 1) & mask_;
         slots_[i] = s;
     }
 

@@ -52,7 +52,7 @@ inline std::uint64_t hash_bytes(std::string_view s) {
             a = b = 0;
         }
     } else if (n <= 16) {
-        a = load64(p);         // the two words overlap when n < 16
+        a = load64(p); // the two words overlap when n < 16
         b = load64(p + n - 8);
     } else {
         const char* end = p + n;

@@ -24,20 +24,24 @@ enum CharBits : unsigned char {
 
 constexpr std::array<unsigned char, 256> make_char_bits() {
     std::array<unsigned char, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[c] = kDigit | kHex | kTokenChar;
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = kAlpha | kTokenChar | (c <= 'f' ? kHex : 0);
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = kAlpha | kTokenChar | (c <= 'F' ? kHex : 0);
+    for (int c = '0'; c <= '9'; ++c)
+        t[c] = kDigit | kHex | kTokenChar;
+    for (int c = 'a'; c <= 'z'; ++c)
+        t[c] = kAlpha | kTokenChar | (c <= 'f' ? kHex : 0);
+    for (int c = 'A'; c <= 'Z'; ++c)
+        t[c] = kAlpha | kTokenChar | (c <= 'F' ? kHex : 0);
     t['-'] = t['_'] = kTokenChar | kSeparator;
     return t;
 }
 constexpr std::array<unsigned char, 256> kCharBits = make_char_bits();
 
-unsigned char bits(char c) { return kCharBits[static_cast<unsigned char>(c)]; }
+unsigned char bits(char c) {
+    return kCharBits[static_cast<unsigned char>(c)];
+}
 
 bool is_uuid(std::string_view s) {
     // The dashes first: they reject almost every non-UUID without a loop.
-    if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-        return false;
+    if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-') return false;
     for (std::size_t i = 0; i < 36; ++i) {
         const bool dash_pos = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash_pos ? s[i] != '-' : !(bits(s[i]) & kHex)) return false;
@@ -93,13 +97,16 @@ std::size_t find_slash(const char* p, std::size_t i, std::size_t n) {
         const std::uint64_t zero = (x - kOnes) & ~x & kHigh;
         if (zero) return i + static_cast<std::size_t>(std::countr_zero(zero) >> 3);
     }
-    while (i < n && p[i] != '/') ++i;
+    while (i < n && p[i] != '/')
+        ++i;
     return i;
 }
 
 // Output bound of write_template for an n-byte path: a 1-byte segment can become
 // "/{id}" (2 input bytes with its slash → 5), plus "/{truncated}" and slack.
-constexpr std::size_t max_template_size(std::size_t n) { return 3 * n + 32; }
+constexpr std::size_t max_template_size(std::size_t n) {
+    return 3 * n + 32;
+}
 
 // Copies a short segment without a library call; `out` has slack for the word overrun.
 void copy_segment(char* out, const char* p, std::size_t i, std::size_t j, std::size_t n) {
@@ -127,7 +134,8 @@ Written write_template(std::string_view path, bool truncated, char* out) {
         o += s.size();
     };
     for (;;) {
-        while (i < n && p[i] == '/') ++i;
+        while (i < n && p[i] == '/')
+            ++i;
         if (i == n) break;
         const std::size_t j = find_slash(p, i, n);
         const std::string_view seg(p + i, j - i);
@@ -195,8 +203,7 @@ RouteId RouteTemplater::resolve_uncached(std::string_view path, bool truncated, 
     const std::string_view tmpl(buf, w.size);
 
     const std::uint64_t h = hash_bytes(tmpl);
-    const std::uint32_t found =
-        index_.find(h, [&](std::uint32_t pos) { return names_[pos] == tmpl; });
+    const std::uint32_t found = index_.find(h, [&](std::uint32_t pos) { return names_[pos] == tmpl; });
     if (found != FlatIndex::npos) return found;
     if (learned_routes() >= max_routes_) return kOverflowRoute;
     const auto id = static_cast<RouteId>(names_.size());
@@ -219,12 +226,14 @@ RouteId RouteTemplater::route(std::string_view path, bool truncated) {
         } else {
             bool has_id = false;
             id = resolve_uncached(path, truncated, &has_id);
-            // A path with an id rarely comes again; caching it would only evict the
-            // static paths ("/health", "/api/v1/items") that do.
-            if (!has_id) {
+            // Paths with ids come again less often than static ones ("/health",
+            // "/api/v1/items"); a stream of fresh ids must not evict those, so a path with an
+            // id only takes a free slot or one holding another path with an id.
+            if (!has_id || !slot.used || slot.has_id) {
                 slot.hash = h;
                 slot.raw.assign(path); // reuses the slot's buffer once it is big enough
                 slot.truncated = truncated;
+                slot.has_id = has_id;
                 slot.id = id;
                 slot.used = true;
             }

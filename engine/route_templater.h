@@ -55,8 +55,8 @@ public:
     // The route of a path under the cap: a template not seen before gets a new id while
     // fewer than max_routes are known, otherwise kOverflowRoute. Known routes always
     // resolve to themselves. Each call that yields kOverflowRoute counts one overflowed
-    // exchange. Raw paths without ids are cached (bounded, direct-mapped) so a hot path
-    // is not templated again on every request.
+    // exchange. Raw paths are cached (bounded, direct-mapped, static paths preferred
+    // over paths with ids) so a hot path is not templated again on every request.
     RouteId route(std::string_view path, bool truncated = false);
 
     // The route of a parsed request target: invalid → kInvalidRoute, "*" → kAsteriskRoute.
@@ -78,6 +78,7 @@ private:
         std::string raw;
         RouteId id = 0;
         bool truncated = false;
+        bool has_id = false; // its template has an {id}
         bool used = false;
     };
 
@@ -88,7 +89,7 @@ private:
     // deque: push_back never moves existing strings, so views from name() stay valid
     // (a moved short string would take its inline buffer with it).
     std::deque<std::string> names_;
-    FlatIndex index_; // template → position in names_ (= RouteId); reserved names excluded
+    FlatIndex index_;              // template → position in names_ (= RouteId); reserved names excluded
     std::vector<CacheSlot> cache_; // allocated on first use
     std::size_t cache_slots_;
 };

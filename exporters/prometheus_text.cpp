@@ -329,9 +329,9 @@ void render_request_bytes(Writer& w, const engine::Snapshot& snap) {
             s.request_bytes;
     }
     if (bytes.empty()) return;
-    constexpr std::string_view name = "homeostat_http_request_body_bytes_total";
+    constexpr std::string_view name = "homeostat_http_request_size_bytes_total";
     w.family(name, Type::counter,
-             "HTTP request body bytes per endpoint and role, summed over status codes and peers.");
+             "HTTP request bytes (head and body) seen before each response began, per endpoint and role.");
     for (const auto& [k, n] : bytes) {
         w.sample(name,
                  label_list({{"role", role_label(k.role)},

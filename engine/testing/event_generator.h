@@ -66,8 +66,7 @@ public:
     // ktime of the first request; each exchange starts `gap` after the previous one.
     explicit EventGenerator(std::chrono::nanoseconds start = std::chrono::seconds(1000),
                             std::chrono::nanoseconds gap = std::chrono::microseconds(10))
-        : clock_(static_cast<std::uint64_t>(start.count())),
-          gap_(static_cast<std::uint64_t>(gap.count())) {}
+        : clock_(static_cast<std::uint64_t>(start.count())), gap_(static_cast<std::uint64_t>(gap.count())) {}
 
     // The owner the BPF side learnt (sets HS_XF_OWNER_KNOWN), and the cgroup of the socket.
     void set_owner(std::uint32_t tgid, std::string_view comm) {
@@ -97,9 +96,8 @@ public:
     }
 
     // A client-role exchange to `peer` (the upstream).
-    hs_http_exchange client_exchange(std::uint8_t method, std::string_view target,
-                                     std::uint16_t status, std::chrono::nanoseconds latency,
-                                     const SocketAddress& peer) {
+    hs_http_exchange client_exchange(std::uint8_t method, std::string_view target, std::uint16_t status,
+                                     std::chrono::nanoseconds latency, const SocketAddress& peer) {
         ExchangeSpec s;
         s.method = method;
         s.target = std::string(target);
@@ -144,7 +142,8 @@ public:
         if (n >= HS_PATH_MAX) e.flags |= HS_XF_PATH_TRUNCATED;
         // Stale bytes from an earlier request on the same socket.
         static constexpr char kJunk[] = "/stale/9f8e7d6c/junk HTTP/1.1";
-        for (std::size_t i = n; i < HS_PATH_MAX; ++i) e.path[i] = kJunk[(i - n) % (sizeof kJunk - 1)];
+        for (std::size_t i = n; i < HS_PATH_MAX; ++i)
+            e.path[i] = kJunk[(i - n) % (sizeof kJunk - 1)];
         return e;
     }
 

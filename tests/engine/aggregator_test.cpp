@@ -20,15 +20,14 @@ using testing::EventGenerator;
 using testing::ExchangeSpec;
 using testing::SocketAddress;
 
-const ExchangeSeries* find_series(const Snapshot& s, std::string_view service,
-                                  std::string_view route, std::uint16_t status = 200) {
+const ExchangeSeries* find_series(const Snapshot& s, std::string_view service, std::string_view route,
+                                  std::uint16_t status = 200) {
     for (const auto& x : s.series)
         if (x.service == service && x.route == route && x.status == status) return &x;
     return nullptr;
 }
 
-const EndpointQuantiles* find_quantiles(const Snapshot& s, std::string_view service,
-                                        std::string_view route) {
+const EndpointQuantiles* find_quantiles(const Snapshot& s, std::string_view service, std::string_view route) {
     for (const auto& x : s.quantiles)
         if (x.service == service && x.route == route) return &x;
     return nullptr;
@@ -63,9 +62,8 @@ TEST(Aggregator, RejectsUnworkableConfig) {
 TEST(Aggregator, DefaultBoundsAreOpenTelemetrys) {
     Aggregator agg;
     const Snapshot s = agg.snapshot(0s);
-    EXPECT_EQ(s.latency_bounds_seconds,
-              (std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5,
-                                   5, 7.5, 10}));
+    EXPECT_EQ(s.latency_bounds_seconds, (std::vector<double>{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
+                                                             0.75, 1, 2.5, 5, 7.5, 10}));
     EXPECT_TRUE(s.series.empty());
     EXPECT_TRUE(s.quantiles.empty());
 }
@@ -73,9 +71,9 @@ TEST(Aggregator, DefaultBoundsAreOpenTelemetrys) {
 TEST(Aggregator, HistogramBucketPlacement) {
     Aggregator agg;
     EventGenerator gen;
-    const nanoseconds latencies[] = {0ns,          4'999'999ns,   5ms,          5'000'001ns,
-                                     10ms,         10s,           10s + 1ns,    60s};
-    for (const auto l : latencies) agg.record("api", gen.exchange(HS_M_GET, "/x", 200, l), 1s);
+    const nanoseconds latencies[] = {0ns, 4'999'999ns, 5ms, 5'000'001ns, 10ms, 10s, 10s + 1ns, 60s};
+    for (const auto l : latencies)
+        agg.record("api", gen.exchange(HS_M_GET, "/x", 200, l), 1s);
 
     const Snapshot s = agg.snapshot(1s);
     const auto* x = find_series(s, "api", "/x");
@@ -129,7 +127,8 @@ TEST(Aggregator, LatencyUnderflowIsZero) {
 TEST(Aggregator, SeriesAreCumulativeAndKeyedByStatus) {
     Aggregator agg;
     EventGenerator gen;
-    for (int i = 0; i < 3; ++i) agg.record("api", gen.exchange(HS_M_GET, "/users/" + std::to_string(i), 200, 1ms), 1s);
+    for (int i = 0; i < 3; ++i)
+        agg.record("api", gen.exchange(HS_M_GET, "/users/" + std::to_string(i), 200, 1ms), 1s);
     agg.record("api", gen.exchange(HS_M_GET, "/users/9", 500, 1ms), 1s);
     Snapshot s = agg.snapshot(1s);
     ASSERT_EQ(s.series.size(), 2u);
@@ -177,10 +176,15 @@ TEST(Aggregator, UnknownMethodsShareOneSeries) {
 TEST(Aggregator, ClientPeersAreLabelledServerPeersAreNot) {
     Aggregator agg;
     EventGenerator gen;
-    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("10.1.2.3", 5432)), 1s);
-    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("::ffff:10.1.2.3", 5432)), 1s);
-    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("fd00::5", 8443)), 1s);
-    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("10.1.2.3", 6000)), 1s);
+    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("10.1.2.3", 5432)),
+               1s);
+    agg.record("web",
+               gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("::ffff:10.1.2.3", 5432)),
+               1s);
+    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("fd00::5", 8443)),
+               1s);
+    agg.record("web", gen.client_exchange(HS_M_GET, "/q", 200, 2ms, SocketAddress::parse("10.1.2.3", 6000)),
+               1s);
     // Server role: the remote side is some client; it must not become a label.
     ExchangeSpec spec;
     spec.target = "/q";
@@ -189,7 +193,8 @@ TEST(Aggregator, ClientPeersAreLabelledServerPeersAreNot) {
 
     const Snapshot s = agg.snapshot(1s);
     std::vector<std::tuple<Role, std::string, std::uint16_t, std::uint64_t>> got;
-    for (const auto& x : s.series) got.emplace_back(x.role, x.peer_address, x.peer_port, x.latency.count);
+    for (const auto& x : s.series)
+        got.emplace_back(x.role, x.peer_address, x.peer_port, x.latency.count);
     const decltype(got) want = {
         {Role::server, "", 0, 1},
         {Role::client, "10.1.2.3", 5432, 2}, // v4 and v4-mapped v6: one upstream, one series
@@ -231,7 +236,8 @@ TEST(Aggregator, RouteCapPerServiceFeedsRoutesOverflowed) {
     c.max_routes_per_service = 2;
     Aggregator agg(c);
     EventGenerator gen;
-    for (const char* p : {"/a", "/b", "/c", "/d", "/c", "/a"}) agg.record("noisy", gen.exchange(HS_M_GET, p, 200, 1ms), 1s);
+    for (const char* p : {"/a", "/b", "/c", "/d", "/c", "/a"})
+        agg.record("noisy", gen.exchange(HS_M_GET, p, 200, 1ms), 1s);
     agg.record("calm", gen.exchange(HS_M_GET, "/a", 200, 1ms), 1s);
 
     const Snapshot s = agg.snapshot(1s);
@@ -249,7 +255,8 @@ TEST(Aggregator, MaxSeriesCapsMemoryAndCountsTheRest) {
     c.max_series = 5;
     Aggregator agg(c);
     EventGenerator gen;
-    for (int i = 0; i < 10; ++i) agg.record("api", gen.exchange(HS_M_GET, "/r" + std::to_string(i) + "x", 200, 1ms), 1s);
+    for (int i = 0; i < 10; ++i)
+        agg.record("api", gen.exchange(HS_M_GET, "/r" + std::to_string(i) + "x", 200, 1ms), 1s);
     EXPECT_EQ(agg.series_count(), 5u);
     EXPECT_EQ(agg.series_overflowed(), 5u);
     // Existing series keep counting.
@@ -272,7 +279,8 @@ TEST(Aggregator, QuantilesMatchTheData) {
     std::vector<int> ms(1000);
     std::iota(ms.begin(), ms.end(), 1);
     std::shuffle(ms.begin(), ms.end(), std::mt19937(3));
-    for (const int m : ms) agg.record("api", gen.exchange(HS_M_GET, "/x", 200, std::chrono::milliseconds(m)), 5s);
+    for (const int m : ms)
+        agg.record("api", gen.exchange(HS_M_GET, "/x", 200, std::chrono::milliseconds(m)), 5s);
     const Snapshot s = agg.snapshot(5s);
     ASSERT_EQ(s.quantiles.size(), 1u);
     const auto& q = s.quantiles[0];
@@ -294,8 +302,10 @@ AggregatorConfig three_windows_of_10s() {
 TEST(Aggregator, WindowsRollAndExpire) {
     Aggregator agg(three_windows_of_10s());
     EventGenerator gen;
-    for (int i = 0; i < 100; ++i) agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 100ms), 5s);   // window 0
-    for (int i = 0; i < 100; ++i) agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 200ms), 15s);  // window 1
+    for (int i = 0; i < 100; ++i)
+        agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 100ms), 5s); // window 0
+    for (int i = 0; i < 100; ++i)
+        agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 200ms), 15s); // window 1
 
     // At 25 s windows 0..2 are live.
     Snapshot s = agg.snapshot(25s);
@@ -357,7 +367,8 @@ TEST(Aggregator, WindowSecondsOfAYoungEndpoint) {
 TEST(Aggregator, WindowSecondsNeverExceedsTheRetainedSpan) {
     Aggregator agg; // 6 x 10 s
     EventGenerator gen;
-    for (int t = 0; t <= 100; t += 5) agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 1ms), std::chrono::seconds(t));
+    for (int t = 0; t <= 100; t += 5)
+        agg.record("api", gen.exchange(HS_M_GET, "/x", 200, 1ms), std::chrono::seconds(t));
     const Snapshot s = agg.snapshot(103s);
     ASSERT_EQ(s.quantiles.size(), 1u);
     EXPECT_DOUBLE_EQ(s.quantiles[0].window_seconds, 53.0) << "windows 5..10: from 50 s to 103 s";
@@ -395,7 +406,8 @@ TEST(Aggregator, SnapshotIsSortedAndIndependentOfArrivalOrder) {
         std::shuffle(order.begin(), order.end(), std::mt19937(seed));
         Aggregator agg;
         EventGenerator gen;
-        for (const auto& r : order) agg.record(r.service, gen.exchange(r.method, r.target, r.status, 1ms), 1s);
+        for (const auto& r : order)
+            agg.record(r.service, gen.exchange(r.method, r.target, r.status, 1ms), 1s);
         return agg.snapshot(1s);
     };
     const Snapshot a = run(1), b = run(2);
@@ -409,7 +421,8 @@ TEST(Aggregator, SnapshotIsSortedAndIndependentOfArrivalOrder) {
     EXPECT_EQ(a.series.front().method, "GET");
     EXPECT_EQ(a.series.front().route, "/a/{id}");
     EXPECT_EQ(a.series.front().status, 200);
-    for (std::size_t i = 0; i < a.series.size(); ++i) ASSERT_EQ(key(a.series[i]), key(b.series[i])) << i;
+    for (std::size_t i = 0; i < a.series.size(); ++i)
+        ASSERT_EQ(key(a.series[i]), key(b.series[i])) << i;
     ASSERT_EQ(a.quantiles.size(), b.quantiles.size());
     for (std::size_t i = 0; i < a.quantiles.size(); ++i) {
         EXPECT_EQ(a.quantiles[i].service, b.quantiles[i].service);

@@ -17,7 +17,8 @@ namespace {
 // Quantiles checked: the tails densely, the body coarsely.
 std::vector<double> probe_quantiles() {
     std::vector<double> qs = {0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.95, 0.975, 0.99, 0.995, 0.999, 1};
-    for (int i = 1; i < 100; ++i) qs.push_back(i / 100.0);
+    for (int i = 1; i < 100; ++i)
+        qs.push_back(i / 100.0);
     return qs;
 }
 
@@ -30,8 +31,8 @@ double exact_quantile(const std::vector<double>& sorted, double q) {
 // Floating-point slack on the alpha bound: log/exp at bucket edges are off by ulps.
 constexpr double kUlpSlack = 1e-9;
 
-void expect_within_relative_error(const DDSketch& sketch, std::vector<double> values,
-                                  double alpha, const std::string& name) {
+void expect_within_relative_error(const DDSketch& sketch, std::vector<double> values, double alpha,
+                                  const std::string& name) {
     std::sort(values.begin(), values.end());
     double worst = 0;
     for (const double q : probe_quantiles()) {
@@ -63,8 +64,8 @@ std::vector<Distribution> distributions() {
          [](std::mt19937_64& r) {
              // Fast cache hits and slow misses: 90% around 10 ms, 10% around 1 s.
              const bool slow = std::uniform_real_distribution<>(0, 1)(r) < 0.1;
-             const double v = slow ? std::normal_distribution<>(1.0, 0.1)(r)
-                                   : std::normal_distribution<>(0.010, 0.001)(r);
+             const double v =
+                 slow ? std::normal_distribution<>(1.0, 0.1)(r) : std::normal_distribution<>(0.010, 0.001)(r);
              return std::max(v, 1e-6);
          }},
     };
@@ -133,7 +134,8 @@ TEST(DDSketch, SummaryStatisticsAreExact) {
 TEST(DDSketch, LowerRankConvention) {
     // 1, 2, 3, 4: rank 0.5*(4-1) = 1.5 → floor → index 1 → value 2 (not 3, not 2.5).
     DDSketch s(0.001);
-    for (const double v : {4.0, 1.0, 3.0, 2.0}) s.add(v);
+    for (const double v : {4.0, 1.0, 3.0, 2.0})
+        s.add(v);
     EXPECT_NEAR(s.quantile(0.5), 2.0, 2.0 * 0.001);
     EXPECT_NEAR(s.quantile(0.67), 3.0, 3.0 * 0.001); // rank 2.01 → index 2
     EXPECT_NEAR(s.quantile(0.66), 2.0, 2.0 * 0.001); // rank 1.98 → index 1
@@ -141,15 +143,17 @@ TEST(DDSketch, LowerRankConvention) {
 
 TEST(DDSketch, ZeroBucketNegativesAndNaN) {
     DDSketch s;
-    for (int i = 0; i < 10; ++i) s.add(0.0);
-    s.add(-5.0);     // clamped to 0
-    s.add(1e-12);    // below the 1 ns indexable minimum: zero bucket
-    for (int i = 0; i < 8; ++i) s.add(1.0);
+    for (int i = 0; i < 10; ++i)
+        s.add(0.0);
+    s.add(-5.0);  // clamped to 0
+    s.add(1e-12); // below the 1 ns indexable minimum: zero bucket
+    for (int i = 0; i < 8; ++i)
+        s.add(1.0);
     s.add(std::nan(""));
     EXPECT_EQ(s.count(), 20u) << "NaN is ignored";
     EXPECT_EQ(s.min(), 0.0);
-    EXPECT_EQ(s.quantile(0.5), 0.0);   // rank 9.5 → the 12 zero-bucket values
-    EXPECT_EQ(s.quantile(0.55), 0.0);  // rank 10.45 → index 10, still zero bucket
+    EXPECT_EQ(s.quantile(0.5), 0.0);  // rank 9.5 → the 12 zero-bucket values
+    EXPECT_EQ(s.quantile(0.55), 0.0); // rank 10.45 → index 10, still zero bucket
     EXPECT_NEAR(s.quantile(0.9), 1.0, 0.01);
     EXPECT_EQ(s.bucket_span(), 1u);
 }
@@ -158,10 +162,13 @@ TEST(DDSketch, WeightedAddEqualsRepeatedAdd) {
     DDSketch a, b;
     a.add(0.25, 1000);
     a.add(2.0, 10);
-    for (int i = 0; i < 1000; ++i) b.add(0.25);
-    for (int i = 0; i < 10; ++i) b.add(2.0);
+    for (int i = 0; i < 1000; ++i)
+        b.add(0.25);
+    for (int i = 0; i < 10; ++i)
+        b.add(2.0);
     EXPECT_EQ(a.count(), b.count());
-    for (const double q : probe_quantiles()) EXPECT_EQ(a.quantile(q), b.quantile(q)) << q;
+    for (const double q : probe_quantiles())
+        EXPECT_EQ(a.quantile(q), b.quantile(q)) << q;
 }
 
 TEST(DDSketch, MergeEqualsAddingEverythingToOne) {
@@ -176,12 +183,14 @@ TEST(DDSketch, MergeEqualsAddingEverythingToOne) {
         parts[i % 3 == 0 ? 0 : (v < 0.05 ? 1 : 2)].add(v);
     }
     DDSketch merged;
-    for (const auto& p : parts) merged.merge(p);
+    for (const auto& p : parts)
+        merged.merge(p);
     EXPECT_EQ(merged.count(), whole.count());
     EXPECT_NEAR(merged.sum(), whole.sum(), 1e-9 * whole.sum());
     EXPECT_EQ(merged.min(), whole.min());
     EXPECT_EQ(merged.max(), whole.max());
-    for (const double q : probe_quantiles()) EXPECT_EQ(merged.quantile(q), whole.quantile(q)) << q;
+    for (const double q : probe_quantiles())
+        EXPECT_EQ(merged.quantile(q), whole.quantile(q)) << q;
     expect_within_relative_error(merged, values, 0.01, "merged");
 }
 
@@ -248,7 +257,8 @@ std::vector<double> log_uniform(int n, double lo, double hi, unsigned seed) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<> e(std::log(lo), std::log(hi));
     std::vector<double> v;
-    for (int i = 0; i < n; ++i) v.push_back(std::exp(e(rng)));
+    for (int i = 0; i < n; ++i)
+        v.push_back(std::exp(e(rng)));
     return v;
 }
 
@@ -271,7 +281,8 @@ TEST(DDSketch, BucketLimitCollapsesLowestDescending) {
 TEST(DDSketch, MergeRespectsTheTargetsBucketLimit) {
     DDSketch wide(0.01), narrow(0.01, 64);
     const auto v = log_uniform(5000, 1e-6, 1e3, 4);
-    for (const double x : v) wide.add(x);
+    for (const double x : v)
+        wide.add(x);
     EXPECT_FALSE(wide.collapsed());
     narrow.merge(wide);
     EXPECT_LE(narrow.bucket_span(), 64u);
@@ -283,14 +294,16 @@ TEST(DDSketch, MergeRespectsTheTargetsBucketLimit) {
 
 TEST(DDSketch, DefaultLimitCoversAnyLatencyRange) {
     DDSketch s;
-    for (double v = 1e-9; v < 1e6; v *= 1.5) s.add(v); // 1 ns .. 11 days
+    for (double v = 1e-9; v < 1e6; v *= 1.5)
+        s.add(v); // 1 ns .. 11 days
     EXPECT_FALSE(s.collapsed());
     EXPECT_LE(s.bucket_span(), DDSketch::kDefaultMaxBuckets);
 }
 
 TEST(DDSketch, ClearKeepsMemoryAndForgetsValues) {
     DDSketch s;
-    for (int i = 1; i <= 100; ++i) s.add(i * 0.01);
+    for (int i = 1; i <= 100; ++i)
+        s.add(i * 0.01);
     const std::size_t allocated = s.allocated_buckets();
     ASSERT_GT(allocated, 0u);
     s.clear();

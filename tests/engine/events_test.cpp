@@ -58,9 +58,9 @@ TEST(ToString, ExchangeIsOneReadableLine) {
     spec.latency = 1500us;
     const hs_http_exchange ev = gen.exchange(spec);
     const std::string s = abi::to_string(ev);
-    for (const char* part : {"server", "POST", "/users/42?x=1", "status=201", "latency_us=1500.000",
-                             "local=10.0.0.1:8080", "remote=10.0.0.2:40000", "tgid=4321", "comm=nginx",
-                             "cgroup=4242"})
+    for (const char* part :
+         {"server", "POST", "/users/42?x=1", "status=201", "latency_us=1500.000", "local=10.0.0.1:8080",
+          "remote=10.0.0.2:40000", "tgid=4321", "comm=nginx", "cgroup=4242"})
         EXPECT_NE(s.find(part), std::string::npos) << part << " missing in: " << s;
     EXPECT_EQ(s.find('\n'), std::string::npos);
     EXPECT_EQ(s.find("HTTP/1.1"), std::string::npos) << "only the target is printed: " << s;

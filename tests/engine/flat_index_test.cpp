@@ -28,8 +28,7 @@ TEST(FlatIndex, FindsEveryInsertedKeyAcrossGrowth) {
         ASSERT_EQ(idx.find(hash(k), [&](std::uint32_t p) { return keys[p] == k; }), i) << k;
     }
     const std::uint64_t absent = 3;
-    EXPECT_EQ(idx.find(hash(absent), [&](std::uint32_t p) { return keys[p] == absent; }),
-              FlatIndex::npos);
+    EXPECT_EQ(idx.find(hash(absent), [&](std::uint32_t p) { return keys[p] == absent; }), FlatIndex::npos);
 }
 
 } // namespace

@@ -13,7 +13,9 @@ namespace {
 
 using testing::EventGenerator;
 
-RequestTarget parse(std::string_view s) { return parse_request_target(s.data(), s.size()); }
+RequestTarget parse(std::string_view s) {
+    return parse_request_target(s.data(), s.size());
+}
 
 TEST(RequestTarget, OriginFormStopsAtSpace) {
     const auto t = parse("/users/42/orders HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -74,15 +76,15 @@ TEST(RequestTarget, Asterisk) {
 TEST(RequestTarget, InvalidForms) {
     for (const std::string_view s : {
              std::string_view(""),
-             std::string_view(" HTTP/1.1"),          // empty target
-             std::string_view("?x=1 HTTP/1.1"),      // query only
-             std::string_view("users/1 HTTP/1.1"),   // no leading '/'
+             std::string_view(" HTTP/1.1"),                    // empty target
+             std::string_view("?x=1 HTTP/1.1"),                // query only
+             std::string_view("users/1 HTTP/1.1"),             // no leading '/'
              std::string_view("api.example.com:443 HTTP/1.1"), // authority-form (CONNECT)
-             std::string_view("ftp://host/file HTTP/1.1"),
-             std::string_view("http:/host/x HTTP/1.1"),
-             std::string_view("/a\tb HTTP/1.1"),     // control byte
-             std::string_view("/a\x01" "b HTTP/1.1"),
-             std::string_view("/a\x7f HTTP/1.1"),    // DEL
+             std::string_view("ftp://host/file HTTP/1.1"), std::string_view("http:/host/x HTTP/1.1"),
+             std::string_view("/a\tb HTTP/1.1"), // control byte
+             std::string_view("/a\x01"
+                              "b HTTP/1.1"),
+             std::string_view("/a\x7f HTTP/1.1"),       // DEL
              std::string_view("/caf\xc3\xa9 HTTP/1.1"), // raw UTF-8
          }) {
         const auto t = parse(s);

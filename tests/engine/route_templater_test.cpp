@@ -54,11 +54,10 @@ TEST(RouteTemplate, OpaqueTokensBecomeId) {
 }
 
 TEST(RouteTemplate, OrdinarySegmentsStay) {
-    for (const char* seg : {"v1", "v2", "users", "index.html", "2fa", "api", "healthz", "e2e",
-                            "x86_64", "sha256", "ABCDEFGH", "internationalization",
-                            "user_profile_settings_v2", "jquery-3.6.0.min.js",
-                            "how-to-install-python-3-10-on-ubuntu-22-04", "caf%C3%A9",
-                            "{id}", "-", "_"}) {
+    for (const char* seg :
+         {"v1", "v2", "users", "index.html", "2fa", "api", "healthz", "e2e", "x86_64", "sha256", "ABCDEFGH",
+          "internationalization", "user_profile_settings_v2", "jquery-3.6.0.min.js",
+          "how-to-install-python-3-10-on-ubuntu-22-04", "caf%C3%A9", "{id}", "-", "_"}) {
         const std::string path = std::string("/") + seg;
         EXPECT_EQ(tmpl(path), path) << seg;
         EXPECT_FALSE(RouteTemplater::is_identifier(seg)) << seg;
@@ -73,8 +72,7 @@ TEST(RouteTemplate, Mixed) {
 TEST(RouteTemplate, TruncatedLastSegmentIsReplaced) {
     EXPECT_EQ(tmpl("/users/123", true), "/users/{truncated}");
     EXPECT_EQ(tmpl("/users/123/ord", true), "/users/{id}/{truncated}");
-    EXPECT_EQ(tmpl("/users/123/", true), "/users/{id}/{truncated}")
-        << "the cut came after a whole segment";
+    EXPECT_EQ(tmpl("/users/123/", true), "/users/{id}/{truncated}") << "the cut came after a whole segment";
     EXPECT_EQ(tmpl("/", true), "/{truncated}");
     EXPECT_EQ(tmpl("", true), "/{truncated}");
 }
@@ -113,7 +111,8 @@ TEST(RouteTemplate, MatchesANaiveReferenceOnRandomPaths) {
     for (int iter = 0; iter < 50000; ++iter) {
         std::string path;
         const std::size_t n = len(rng);
-        for (std::size_t i = 0; i < n; ++i) path += alphabet[pick(rng)];
+        for (std::size_t i = 0; i < n; ++i)
+            path += alphabet[pick(rng)];
         const bool truncated = iter % 4 == 0;
         ASSERT_EQ(tmpl(path, truncated), reference_template(path, truncated)) << path;
     }
@@ -201,7 +200,8 @@ TEST(RouteTemplater, NamesStayValidAsRoutesGrow) {
     RouteTemplater t(1000);
     const RouteId first = t.route("/a");
     const std::string_view name = t.name(first);
-    for (int i = 0; i < 900; ++i) t.route("/p" + std::to_string(i) + "x");
+    for (int i = 0; i < 900; ++i)
+        t.route("/p" + std::to_string(i) + "x");
     EXPECT_EQ(name, "/a");
     EXPECT_EQ(t.name(first).data(), name.data());
 }

@@ -313,10 +313,10 @@ TEST(PrometheusText, RequestBytesAreSummedPerEndpointAndRole) {
     c.request_bytes = 5;
     s.series.push_back(c);
     EXPECT_EQ(
-        samples(render_prometheus(s, agent_stats()), "homeostat_http_request_body_bytes_total"),
-        (std::vector<std::string>{"homeostat_http_request_body_bytes_total{role=\"server\",service=\"svc\","
+        samples(render_prometheus(s, agent_stats()), "homeostat_http_request_size_bytes_total"),
+        (std::vector<std::string>{"homeostat_http_request_size_bytes_total{role=\"server\",service=\"svc\","
                                   "http_request_method=\"POST\",http_route=\"/u\"} 120",
-                                  "homeostat_http_request_body_bytes_total{role=\"client\",service=\"svc\","
+                                  "homeostat_http_request_size_bytes_total{role=\"client\",service=\"svc\","
                                   "http_request_method=\"POST\",http_route=\"/u\"} 5"}));
 }
 
@@ -399,7 +399,7 @@ TEST(PrometheusText, OneHelpAndTypePerFamilyAndNoInterleaving) {
     EXPECT_EQ(types["http_server_request_duration_seconds"], "histogram");
     EXPECT_EQ(types["http_client_request_duration_seconds"], "histogram");
     EXPECT_EQ(types["homeostat_http_request_duration_quantile_seconds"], "summary");
-    EXPECT_EQ(types["homeostat_http_request_body_bytes_total"], "counter");
+    EXPECT_EQ(types["homeostat_http_request_size_bytes_total"], "counter");
     EXPECT_EQ(types["homeostat_http_routes_overflowed_total"], "counter");
     EXPECT_EQ(types["homeostat_events_total"], "counter");
     EXPECT_EQ(types["homeostat_events_dropped_total"], "counter");

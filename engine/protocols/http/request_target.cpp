@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -23,26 +24,28 @@ enum ByteClass : unsigned char {
 // (HTTP/0.9-style or junk). Everything below 0x21 or above 0x7e other than those is bad.
 constexpr std::array<unsigned char, 256> make_byte_classes() {
     std::array<unsigned char, 256> t{};
-    for (int c = 0; c < 256; ++c) t[c] = (c > 0x20 && c < 0x7f) ? kPathByte : kBadByte;
-    for (const unsigned char c : {' ', '?', '#', '\r', '\n', '\0'}) t[c] = kTerminator;
+    for (int c = 0; c < 256; ++c)
+        t[c] = (c > 0x20 && c < 0x7f) ? kPathByte : kBadByte;
+    for (const unsigned char c : {' ', '?', '#', '\r', '\n', '\0'})
+        t[c] = kTerminator;
     return t;
 }
 constexpr std::array<unsigned char, 256> kByteClass = make_byte_classes();
 
-// Whether any of 8 bytes is not a plain path byte (below 0x21, 0x7f or above, '?' or
-// '#'). Lets the common run of path bytes go a word at a time; the byte loop then
-// classifies the word that stopped it. These bit tricks (Hacker's Delight / "bit twiddling
-// hacks" haszero, hasless) can flag a word needlessly but never miss a byte.
-bool word_needs_a_closer_look(std::uint64_t w) {
+// Flags (bit 7 of the byte) every byte of a little-endian word that is not a plain path
+// byte: below 0x21, 0x7f or above, '?' or '#'. Lets runs of path bytes go a word at a
+// time. These bit tricks (Hacker's Delight "haszero"/"hasless") can also flag bytes above
+// a flagged one, but the LOWEST flag is always exact: borrows only run upwards.
+std::uint64_t special_bytes(std::uint64_t w) {
     constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
     constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
     const auto has_zero_byte = [&](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
-    std::uint64_t flagged = w & kHigh;                // >= 0x80
-    flagged |= (w - kOnes * 0x21) & ~w & kHigh;       // < 0x21
-    flagged |= has_zero_byte(w ^ (kOnes * 0x7f));     // DEL
+    std::uint64_t flagged = w & kHigh;            // >= 0x80
+    flagged |= (w - kOnes * 0x21) & ~w & kHigh;   // < 0x21
+    flagged |= has_zero_byte(w ^ (kOnes * 0x7f)); // DEL
     flagged |= has_zero_byte(w ^ (kOnes * '?'));
     flagged |= has_zero_byte(w ^ (kOnes * '#'));
-    return flagged != 0;
+    return flagged;
 }
 
 bool starts_with_nocase(std::string_view s, std::string_view lower_prefix) {
@@ -63,10 +66,14 @@ RequestTarget parse_request_target(const char* bytes, std::size_t len) {
 
     std::size_t end = 0;
     bool terminated = false;
+    static_assert(std::endian::native == std::endian::little, "byte order of the word scan");
     for (; end + 8 <= len; end += 8) {
         std::uint64_t w;
         std::memcpy(&w, bytes + end, 8);
-        if (word_needs_a_closer_look(w)) break;
+        if (const std::uint64_t special = special_bytes(w)) {
+            end += static_cast<std::size_t>(std::countr_zero(special) >> 3);
+            break; // the byte loop classifies it
+        }
     }
     for (; end < len; ++end) {
         const unsigned char cls = kByteClass[static_cast<unsigned char>(bytes[end])];
