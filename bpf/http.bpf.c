@@ -118,34 +118,63 @@ struct hs_seg {
 	__u32 seq;
 };
 
-static __always_inline int hs_parse_segment(struct __sk_buff *skb, struct hs_seg *seg)
+/* Header fields through bpf_skb_load_bytes(): for the rare skb whose headers are not in
+ * its linear part. */
+static __always_inline int hs_parse_segment_slow(struct __sk_buff *skb, struct hs_seg *seg)
 {
 	__u32 ip_len;
-	__u8 doff_byte;
+	__u8 b;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		__u8 vihl, proto;
+		if (bpf_skb_load_bytes(skb, 0, &b, 1))
+			return 0;
+		ip_len = (b & 0x0f) * 4;
+	} else {
+		if (bpf_skb_load_bytes(skb, 6, &b, 1) || b != IPPROTO_TCP)
+			return 0;
+		ip_len = 40;
+	}
+	if (bpf_skb_load_bytes(skb, ip_len + 4, &seg->seq, 4) || bpf_skb_load_bytes(skb, ip_len + 12, &b, 1))
+		return 0;
+	seg->seq = bpf_ntohl(seg->seq);
+	seg->off = ip_len + (b >> 4) * 4;
+	seg->len = skb->len > seg->off ? skb->len - seg->off : 0;
+	return 1;
+}
 
-		if (bpf_skb_load_bytes(skb, 0, &vihl, 1) || bpf_skb_load_bytes(skb, 9, &proto, 1))
-			return 0;
-		if (proto != IPPROTO_TCP)
-			return 0;
-		ip_len = (vihl & 0x0f) * 4;
+/* The socket is TCP, so the packet is: only where the payload starts is needed. Direct
+ * packet reads of the headers cost a few instructions; each helper call costs more than
+ * all of them together, and this runs for every segment on the host, ACKs included. */
+static __always_inline int hs_parse_segment(struct __sk_buff *skb, struct hs_seg *seg)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct tcphdr *th;
+	__u32 ip_len;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > data_end)
+			return hs_parse_segment_slow(skb, seg);
+		ip_len = ip->ihl * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		__u8 next;
+		struct ipv6hdr *ip6 = data;
 
+		if ((void *)(ip6 + 1) > data_end)
+			return hs_parse_segment_slow(skb, seg);
 		/* Extension headers before TCP are not followed: rare for TCP in practice. */
-		if (bpf_skb_load_bytes(skb, 6, &next, 1) || next != IPPROTO_TCP)
+		if (ip6->nexthdr != IPPROTO_TCP)
 			return 0;
 		ip_len = 40;
 	} else {
 		return 0;
 	}
-	if (bpf_skb_load_bytes(skb, ip_len + 4, &seg->seq, 4) ||
-	    bpf_skb_load_bytes(skb, ip_len + 12, &doff_byte, 1))
-		return 0;
-	seg->seq = bpf_ntohl(seg->seq);
-	seg->off = ip_len + (doff_byte >> 4) * 4;
+	th = data + ip_len;
+	if ((void *)(th + 1) > data_end)
+		return hs_parse_segment_slow(skb, seg);
+	seg->seq = bpf_ntohl(th->seq);
+	seg->off = ip_len + th->doff * 4;
 	seg->len = skb->len > seg->off ? skb->len - seg->off : 0;
 	return 1;
 }
@@ -205,7 +234,7 @@ static __always_inline void hs_emit(struct hs_conn *c, struct bpf_sock *sk, __u6
 	e->hdr.kind = HS_EV_HTTP_EXCHANGE;
 	e->hdr.size = sizeof(*e);
 	e->hdr.abi_version = HS_ABI_VERSION;
-	e->hdr.ktime_ns = bpf_ktime_get_ns();
+	e->hdr.ktime_ns = c->resp_start_ns;
 	e->req_start_ns = c->req_start_ns;
 	e->resp_start_ns = c->resp_start_ns;
 	e->cgroup_id = cgroup_id;

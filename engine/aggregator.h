@@ -51,6 +51,11 @@ public:
     // Everything, copied and sorted: series by (service, role, method, route, status,
     // peer, port), quantiles by (service, role, method, route, peer, port), overflow
     // counts by service (every known service, zeros included).
+    // Quantiles merge the windows (current - windows_kept, current]; window_seconds runs
+    // from the start of the oldest of those (or of the window the endpoint first appeared
+    // in, if later) to `now`, so it is exact for young endpoints and daemons, and can be
+    // 0 when `now` sits exactly on a window boundary. Endpoints with nothing in those
+    // windows are left out.
     Snapshot snapshot(std::chrono::nanoseconds now) const;
 
     const AggregatorConfig& config() const { return config_; }

@@ -67,12 +67,4 @@ inline std::uint64_t hash_bytes(std::string_view s) {
     return mix(kP1 ^ s.size(), mix(a ^ kP1, b ^ h) ^ kP2);
 }
 
-// For unordered containers keyed by std::string that are looked up by string_view.
-struct TransparentStringHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-        return static_cast<std::size_t>(hash_bytes(s));
-    }
-};
-
 } // namespace homeostat::engine

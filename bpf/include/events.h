@@ -48,7 +48,7 @@ enum hs_http_method {
 };
 
 enum hs_exchange_flags {
-	HS_XF_PATH_TRUNCATED = 1 << 0, /* the request line was longer than HS_PATH_MAX */
+	HS_XF_PATH_TRUNCATED = 1 << 0, /* path[] filled up: the target is whole only if a space ends it inside */
 	HS_XF_OWNER_KNOWN = 1 << 1,    /* tgid/comm were learnt in process context */
 	HS_XF_HTTP10 = 1 << 2,         /* response version HTTP/1.0 */
 };
@@ -69,7 +69,7 @@ struct hs_event_header {
 	__u16 kind;        /* enum hs_event_kind */
 	__u16 size;        /* sizeof the whole record */
 	__u32 abi_version; /* HS_ABI_VERSION */
-	__u64 ktime_ns;    /* bpf_ktime_get_ns() when submitted */
+	__u64 ktime_ns;    /* bpf_ktime_get_ns() of the event (for exchanges: resp_start_ns) */
 };
 
 /* One HTTP/1.x exchange, submitted when the first bytes of its response are seen. */
