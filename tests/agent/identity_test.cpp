@@ -199,3 +199,13 @@ TEST(Cgroup2Root, FoundInMountinfo) {
 }
 
 } // namespace
+
+namespace {
+TEST(SystemChecks, MissingBtfSaysWhatTheKernelNeeds) {
+    auto r = homeostat::agent::check_btf("/nonexistent/btf/vmlinux");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("CONFIG_DEBUG_INFO_BTF=y"), std::string::npos) << r.error().message;
+    EXPECT_TRUE(homeostat::agent::check_btf("/sys/kernel/btf/vmlinux").ok() ||
+                !std::filesystem::exists("/sys/kernel/btf/vmlinux"));
+}
+} // namespace

@@ -288,4 +288,35 @@ TEST_F(HttpCapture, ConnectionOpenedBeforeTrackingIsPickedUpAtItsNextRequest) {
     for (const auto& e : v) EXPECT_EQ(target(e), "/next");
 }
 
+TEST_F(HttpCapture, Ipv6Loopback) {
+    Fd l(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    ASSERT_EQ(::bind(l.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0) << "no IPv6 loopback";
+    ASSERT_EQ(::listen(l.get(), 4), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(l.get(), reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin6_port); // ours() filters on it
+    Fd c(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    Fd s(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    send_pieces(c.get(), {"PATCH /v6/items/7 HTTP/1.1\r\nHost: [::1]\r\n\r\n"});
+    recv_some(s.get());
+    send_pieces(s.get(), {"HTTP/1.1 409 Conflict\r\nContent-Length: 0\r\n\r\n"});
+    auto v = ours(2);
+    ASSERT_EQ(v.size(), 2u);
+    for (const auto& e : v) {
+        EXPECT_EQ(e.family, AF_INET6);
+        EXPECT_EQ(e.method, HS_M_PATCH);
+        EXPECT_EQ(e.status, 409);
+        EXPECT_EQ(target(e), "/v6/items/7");
+        EXPECT_EQ(homeostat::abi::format_address(e.family, e.local_addr), "::1");
+        EXPECT_EQ(homeostat::abi::format_address(e.family, e.remote_addr), "::1");
+    }
+    const auto* srv = find(v, HS_ROLE_SERVER);
+    ASSERT_TRUE(srv);
+    EXPECT_EQ(srv->local_port, port_);
+}
+
 } // namespace
