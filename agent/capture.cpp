@@ -61,22 +61,18 @@ Result<std::unique_ptr<Capture>> Capture::open(const CaptureOptions& opts, Handl
     if (!c->cgroup_fd_.valid())
         return Error{"opening the cgroup v2 root " + opts.cgroup2_root + ": " + std::strerror(errno), errno};
 
-    auto attach = [&](bpf_link* link, const char* what) -> Result<void> {
-        if (!link) return bpf_error(std::string("attaching ") + what, errno);
-        c->links_storage_[c->links_.size()] = link;
-        c->links_ = std::span(c->links_storage_.data(), c->links_.size() + 1);
+    auto attach = [&](bpf_link* link, const std::string& what) -> Result<void> {
+        if (!link) return bpf_error("attaching " + what, errno);
+        c->links_.push_back(link);
         return {};
     };
-    if (auto r = attach(bpf_program__attach_cgroup(c->skel_->progs.hs_ingress, c->cgroup_fd_.get()),
-                        ("cgroup_skb/ingress to " + opts.cgroup2_root).c_str());
-        !r)
-        return r.error();
-    if (auto r = attach(bpf_program__attach_cgroup(c->skel_->progs.hs_egress, c->cgroup_fd_.get()),
-                        ("cgroup_skb/egress to " + opts.cgroup2_root).c_str());
-        !r)
-        return r.error();
-    if (auto r = attach(bpf_program__attach(c->skel_->progs.hs_sock_state),
-                        "tracepoint tp_btf/inet_sock_set_state");
+    for (auto [prog, what] : {std::pair{c->skel_->progs.hs_ingress, "cgroup_skb/ingress"},
+                              std::pair{c->skel_->progs.hs_egress, "cgroup_skb/egress"}})
+        if (auto r = attach(bpf_program__attach_cgroup(prog, c->cgroup_fd_.get()),
+                            std::string(what) + " to " + opts.cgroup2_root);
+            !r)
+            return r.error();
+    if (auto r = attach(bpf_program__attach(c->skel_->progs.hs_sock_state), "tracepoint tp_btf/inet_sock_set_state");
         !r)
         return r.error();
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "agent/fd.h"
 #include "agent/result.h"
@@ -54,8 +55,7 @@ private:
     http_bpf* skel_ = nullptr;
     ring_buffer* rb_ = nullptr;
     Fd cgroup_fd_;
-    std::array<bpf_link*, 3> links_storage_{};
-    std::span<bpf_link*> links_;
+    std::vector<bpf_link*> links_;
     Handler handler_;
 };
 

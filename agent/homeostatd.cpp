@@ -167,17 +167,18 @@ int main(int argc, char** argv) {
         }
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (req.path == "/api/v1/status") {
-            auto s = agent_stats();
+            const auto& pc = pipeline.counters();
             auto k = capture.value()->stats();
             nlohmann::json j = {
-                {"version", s.version}, {"git_rev", s.git_rev}, {"abi_version", s.abi_version},
+                {"version", HOMEOSTAT_VERSION}, {"git_rev", HOMEOSTAT_GIT_REV}, {"abi_version", HS_ABI_VERSION},
                 {"uptime_seconds", unix_now() - start_time}, {"listen", cfg.listen},
                 {"cgroup2_root", cfg.cgroup2_root}, {"programs_attached", capture.value()->attached()},
                 {"listening_ports_known", identity.listener_count()},
-                {"events", {{"http_exchange", s.events_by_kind[0].second}, {"listen", s.events_by_kind[1].second}}},
-                {"dropped", {{"ringbuf_full", k[HS_STAT_RINGBUF_DROPS]}, {"socket_storage_full", k[HS_STAT_STORAGE_FAILS]},
-                             {"undecodable", s.dropped_by_reason[2].second}}},
-                {"unattributed_events", s.unattributed_events},
+                {"events", {{"http_exchange", pc.exchanges}, {"listen", pc.listens}}},
+                {"dropped", {{"ringbuf_full", k[HS_STAT_RINGBUF_DROPS]},
+                             {"socket_storage_full", k[HS_STAT_STORAGE_FAILS]},
+                             {"undecodable", pc.malformed}}},
+                {"unattributed_events", pc.unattributed},
                 {"retransmits_skipped", k[HS_STAT_RETRANSMITS_SKIPPED]},
                 {"unparsed_responses", k[HS_STAT_UNPARSED_RESPONSES]},
             };

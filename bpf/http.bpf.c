@@ -63,6 +63,8 @@ enum hs_conn_state {
 /* Per-socket state. The scratch buffers are twice the bytes they keep so that a copy of
  * up to N bytes at a variable offset below N is provably in bounds for the verifier. */
 struct hs_conn {
+	__u64 cookie;    /* fixed for the socket's life: read once, not per exchange */
+	__u64 cgroup_id;
 	__u64 req_start_ns;
 	__u64 resp_start_ns;
 	__u64 req_bytes;
@@ -221,8 +223,7 @@ static __always_inline void hs_start_request(struct __sk_buff *skb, struct hs_co
 	hs_collect(skb, seg, mlen + 1, c->path, &c->path_len, HS_PATH_MAX);
 }
 
-static __always_inline void hs_emit(struct hs_conn *c, struct bpf_sock *sk, __u64 cookie,
-				    __u64 cgroup_id, __u16 status, __u8 http10)
+static __always_inline void hs_emit(struct hs_conn *c, struct bpf_sock *sk, __u16 status, __u8 http10)
 {
 	struct hs_http_exchange *e;
 
@@ -237,8 +238,8 @@ static __always_inline void hs_emit(struct hs_conn *c, struct bpf_sock *sk, __u6
 	e->hdr.ktime_ns = c->resp_start_ns;
 	e->req_start_ns = c->req_start_ns;
 	e->resp_start_ns = c->resp_start_ns;
-	e->cgroup_id = cgroup_id;
-	e->sock_cookie = cookie;
+	e->cgroup_id = c->cgroup_id;
+	e->sock_cookie = c->cookie;
 	e->req_bytes = c->req_bytes;
 	e->tgid = c->tgid;
 	e->status = status;
@@ -271,11 +272,10 @@ static __always_inline void hs_emit(struct hs_conn *c, struct bpf_sock *sk, __u6
 	__builtin_memcpy(e->comm, c->comm, HS_COMM_LEN);
 	__builtin_memcpy(e->path, c->path, HS_PATH_MAX);
 	bpf_ringbuf_submit(e, hs_ringbuf_flags());
-	hs_stat_inc(HS_STAT_EXCHANGES);
 }
 
 /* A new socket's first request: create its state, learn its owner if connect() told us. */
-static __always_inline struct hs_conn *hs_track(struct bpf_sock *sk, int egress)
+static __always_inline struct hs_conn *hs_track(struct __sk_buff *skb, struct bpf_sock *sk, int egress)
 {
 	struct hs_conn *c;
 	struct hs_owner *o;
@@ -286,6 +286,8 @@ static __always_inline struct hs_conn *hs_track(struct bpf_sock *sk, int egress)
 		return 0;
 	}
 	c->role = egress ? HS_ROLE_CLIENT : HS_ROLE_SERVER;
+	c->cookie = bpf_get_socket_cookie(skb);
+	c->cgroup_id = bpf_skb_cgroup_id(skb);
 	o = bpf_sk_storage_get(&hs_owners, sk, 0, 0);
 	if (o) {
 		c->tgid = o->tgid;
@@ -320,7 +322,7 @@ static __always_inline int hs_handle(struct __sk_buff *skb, int egress)
 		method = hs_parse_method(head, &mlen);
 		if (method == HS_M_UNKNOWN)
 			return 1;
-		c = hs_track(sk, egress);
+		c = hs_track(skb, sk, egress);
 		if (!c)
 			return 1;
 		c->seq_valid[egress] = 1;
@@ -380,7 +382,7 @@ static __always_inline int hs_handle(struct __sk_buff *skb, int egress)
 		c->status_len = 0;
 		return 1;
 	}
-	hs_emit(c, sk, bpf_get_socket_cookie(skb), bpf_skb_cgroup_id(skb), status, http10);
+	hs_emit(c, sk, status, http10);
 	c->state = status == 101 ? HS_CONN_IGNORE : HS_CONN_RESPONSE;
 	return 1;
 }
@@ -439,7 +441,6 @@ int BPF_PROG(hs_sock_state, struct sock *sk, int oldstate, int newstate)
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		/* Rare and wanted at once: a listener must be known before its first request. */
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
-		hs_stat_inc(HS_STAT_LISTEN_EVENTS);
 	}
 	return 0;
 }

@@ -54,12 +54,11 @@ enum hs_exchange_flags {
 };
 
 /* Indexes of the per-CPU counters in the hs_stats map; user space sums them. */
+/* Only what user space cannot count itself: events it receives are counted there. */
 enum hs_stat {
-	HS_STAT_EXCHANGES = 0,      /* exchange events submitted */
-	HS_STAT_RINGBUF_DROPS,      /* events lost: ring buffer full */
+	HS_STAT_RINGBUF_DROPS = 0,  /* events lost: ring buffer full */
 	HS_STAT_STORAGE_FAILS,      /* socket storage could not be created */
 	HS_STAT_RETRANSMITS_SKIPPED,/* duplicate TCP segments ignored */
-	HS_STAT_LISTEN_EVENTS,      /* listen events submitted */
 	HS_STAT_UNPARSED_RESPONSES, /* a response that did not start with "HTTP/1." */
 	HS_STAT__COUNT,
 };

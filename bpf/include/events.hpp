@@ -65,11 +65,9 @@ inline std::string_view role_name(std::uint8_t r) {
 
 inline std::string_view stat_name(int i) {
     switch (i) {
-    case HS_STAT_EXCHANGES: return "exchanges";
     case HS_STAT_RINGBUF_DROPS: return "ringbuf_full";
     case HS_STAT_STORAGE_FAILS: return "socket_storage_full";
     case HS_STAT_RETRANSMITS_SKIPPED: return "retransmits_skipped";
-    case HS_STAT_LISTEN_EVENTS: return "listen";
     case HS_STAT_UNPARSED_RESPONSES: return "unparsed_responses";
     default: return "unknown";
     }
