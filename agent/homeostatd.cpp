@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
         cfg.cgroup2_root = root.value();
     }
 
-    agent::ServiceResolver identity;
+    agent::ServiceResolver identity("/proc", cfg.cgroup2_root);
     identity.scan_listeners();
 
     engine::AggregatorConfig acfg;

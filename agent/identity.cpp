@@ -1,11 +1,13 @@
 #include "agent/identity.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -99,7 +101,36 @@ std::string service_from_cgroup_path(const std::string& path) {
     return {};
 }
 
-ServiceResolver::ServiceResolver(std::string proc_root) : proc_(std::move(proc_root)) {}
+ServiceResolver::ServiceResolver(std::string proc_root, std::string cgroup2_root)
+    : proc_(std::move(proc_root)), cgroup2_(std::move(cgroup2_root)) {}
+
+void ServiceResolver::scan_cgroups() {
+    namespace fs = std::filesystem;
+    last_cgroup_scan_ = Clock::now();
+    std::error_code ec;
+    fs::recursive_directory_iterator it(cgroup2_, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+        // Units and containers sit a few levels down; deeper trees are not walked.
+        if (it.depth() > 8) it.disable_recursion_pending();
+        if (!it->is_directory(ec)) continue;
+        struct stat st;
+        if (::stat(it->path().c_str(), &st) != 0) continue;
+        std::string rel = it->path().string().substr(cgroup2_.size());
+        cgroup_service_.try_emplace(st.st_ino, service_from_cgroup_path(rel));
+    }
+    if (cgroup_service_.size() > 65536) cgroup_service_.clear(); // bounded; rebuilt on demand
+}
+
+const std::string* ServiceResolver::service_for_cgroup(std::uint64_t cgroup_id) {
+    if (cgroup2_.empty() || cgroup_id == 0) return nullptr;
+    auto it = cgroup_service_.find(cgroup_id);
+    if (it == cgroup_service_.end() && Clock::now() - last_cgroup_scan_ > std::chrono::seconds(1)) {
+        scan_cgroups();
+        it = cgroup_service_.find(cgroup_id);
+    }
+    if (it == cgroup_service_.end() || it->second.empty()) return nullptr;
+    return &it->second;
+}
 
 void ServiceResolver::refresh_listen_inodes() {
     listen_inode_port_.clear();
@@ -186,6 +217,9 @@ const std::string& ServiceResolver::service_for_pid(std::uint32_t tgid, std::str
 
 const std::string& ServiceResolver::service_for(const hs_http_exchange& ev, bool& attributed) {
     attributed = true;
+    // The socket's cgroup names systemd units and containers directly, and keeps apart
+    // containers that listen on the same port in their own network namespaces.
+    if (const std::string* s = service_for_cgroup(ev.cgroup_id)) return *s;
     if (ev.role == HS_ROLE_SERVER) {
         if (auto it = port_service_.find(ev.local_port); it != port_service_.end()) return it->second;
         auto owner = port_owner_.find(ev.local_port);
@@ -246,7 +280,8 @@ std::optional<std::uint32_t> ServiceResolver::find_connection_owner(const hs_htt
 }
 
 void ServiceResolver::sweep() {
-    cookie_service_.clear(); // closed connections' cookies are never seen again
+    cookie_service_.clear();  // closed connections' cookies are never seen again
+    cgroup_service_.clear();  // removed cgroups' ids are never reused, but memory is bounded
     std::erase_if(pid_service_, [&](const auto& kv) {
         return ::access((proc_ + "/" + std::to_string(kv.first)).c_str(), F_OK) != 0;
     });

@@ -30,7 +30,9 @@ class ServiceResolver {
 public:
     using Clock = std::chrono::steady_clock;
 
-    explicit ServiceResolver(std::string proc_root = "/proc");
+    // cgroup2_root: where the cgroup v2 hierarchy is mounted; empty disables naming
+    // services from the socket's cgroup (then only /proc is used).
+    explicit ServiceResolver(std::string proc_root = "/proc", std::string cgroup2_root = {});
 
     // Reads /proc/net/tcp{,6} and every process's fds: who listens on which port.
     void scan_listeners();
@@ -49,7 +51,12 @@ public:
 
     std::size_t listener_count() const { return port_owner_.size(); }
 
+    // The systemd unit or container of a cgroup v2 id, or nullptr if the cgroup is
+    // neither (e.g. the root). A cgroup's id is its directory's inode number.
+    const std::string* service_for_cgroup(std::uint64_t cgroup_id);
+
 private:
+    void scan_cgroups();
     void refresh_listen_inodes();
     // Owner of a connection that existed before the daemon (no connect() seen): its
     // 4-tuple in /proc/net/tcp{,6} gives the inode, /proc/*/fd the process.
@@ -57,6 +64,10 @@ private:
     std::optional<std::uint16_t> lowest_listen_port(std::uint32_t tgid);
 
     std::string proc_;
+    std::string cgroup2_;
+    // cgroup id → unit/container ("" when the cgroup is neither), from walking cgroup2_.
+    std::unordered_map<std::uint64_t, std::string> cgroup_service_;
+    Clock::time_point last_cgroup_scan_{};
     // LISTEN sockets by inode → port, from /proc/net/tcp{,6}.
     std::unordered_map<std::uint64_t, std::uint16_t> listen_inode_port_;
     Clock::time_point inodes_read_{};

@@ -28,6 +28,12 @@ Score Cusum::update(const Point& p) {
         ref_.add(p.value, config_.ref_alpha);
         return s;
     }
+    if (relearning_ > 0) {
+        ref_.mean += (p.value - ref_.mean) / static_cast<double>(++relearning_);
+        if (relearning_ > config_.relearn)
+            relearning_ = 0;
+        return s;
+    }
     const double z = std::clamp(dev / sd, -config_.clip_z, config_.clip_z);
     pos_ = std::max(0.0, pos_ + z - config_.drift);
     neg_ = std::max(0.0, neg_ - z - config_.drift);
@@ -37,7 +43,8 @@ Score Cusum::update(const Point& p) {
     if (r >= 1.0) {
         ++alarms_;
         pos_ = neg_ = 0;
-        ref_.mean = p.value; // re-anchor at the new level
+        ref_.mean = p.value; // the new level, averaged over the next points
+        relearning_ = config_.relearn > 0 ? 1 : 0;
         return s;
     }
     ref_.add(s.expected + std::clamp(dev, -kIntervalZ * sd, kIntervalZ * sd), config_.ref_alpha);
@@ -51,8 +58,9 @@ nlohmann::json Cusum::save() const {
               {"threshold", config_.threshold},
               {"ref_alpha", config_.ref_alpha},
               {"clip_z", config_.clip_z},
-              {"warmup", config_.warmup}}},
-            {"state", {{"ref", ref_.save()}, {"pos", pos_}, {"neg", neg_}, {"alarms", alarms_}}}};
+              {"warmup", config_.warmup},
+              {"relearn", config_.relearn}}},
+            {"state", {{"ref", ref_.save()}, {"pos", pos_}, {"neg", neg_}, {"alarms", alarms_}, {"relearning", relearning_}}}};
 }
 
 void Cusum::load(const nlohmann::json& j) {
@@ -60,12 +68,13 @@ void Cusum::load(const nlohmann::json& j) {
     const auto& pa = j.at("params");
     *this = Cusum(CusumConfig{pa.at("drift").get<double>(), pa.at("threshold").get<double>(),
                               pa.at("ref_alpha").get<double>(), pa.at("clip_z").get<double>(),
-                              pa.at("warmup").get<std::uint64_t>()});
+                              pa.at("warmup").get<std::uint64_t>(), pa.at("relearn").get<std::uint64_t>()});
     const auto& st = j.at("state");
     ref_.load(st.at("ref"));
     pos_ = st.at("pos").get<double>();
     neg_ = st.at("neg").get<double>();
     alarms_ = st.at("alarms").get<std::uint64_t>();
+    relearning_ = st.at("relearning").get<std::uint64_t>();
 }
 
 } // namespace homeostat::engine::detect

@@ -10,8 +10,10 @@
 //    not a shift; the other detectors see it);
 //  - the reference learns winsorised values (within ±3 sd), so it is not dragged by the
 //    shift it is meant to detect;
-//  - after an alarm both sums restart and the reference mean jumps to the new level, so
-//    one shift gives one alarm, not an alarm per point for as long as the reference lags.
+//  - after an alarm both sums restart and the reference mean re-learns the new level as
+//    the plain average of the next `relearn` points (not scored meanwhile; the variance
+//    is kept), so one shift gives one alarm, not an alarm per point for as long as a slow
+//    reference lags, nor a second alarm because one noisy point was taken as the level.
 //
 // Score: 0 while max(S+, S-) < threshold / 2, smoothstep up to 1 at the alarm.
 #pragma once
@@ -28,6 +30,7 @@ struct CusumConfig {
     double ref_alpha = 0.02; // reference mean and variance smoothing (~100 points)
     double clip_z = 4.0;
     std::uint64_t warmup = 30;
+    std::uint64_t relearn = 10;
 };
 
 class Cusum final : public Detector {
@@ -52,6 +55,7 @@ private:
     double pos_ = 0;
     double neg_ = 0;
     std::uint64_t alarms_ = 0;
+    std::uint64_t relearning_ = 0; // points averaged since the last alarm, 0 = not relearning
 };
 
 } // namespace homeostat::engine::detect

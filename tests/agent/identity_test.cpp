@@ -209,3 +209,32 @@ TEST(SystemChecks, MissingBtfSaysWhatTheKernelNeeds) {
                 !std::filesystem::exists("/sys/kernel/btf/vmlinux"));
 }
 } // namespace
+
+namespace {
+// A cgroup id is its cgroup2 directory's inode: a fake tree stands in for cgroupfs.
+TEST(CgroupIdentity, UnitAndContainerComeFromTheSocketsCgroup) {
+    fs::path root = fs::temp_directory_path() / ("homeostat-cg-" + std::to_string(::getpid()));
+    const std::string id = "3f2a9c1b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5061728394a5b6c7d8e";
+    fs::create_directories(root / "system.slice/nginx.service");
+    fs::create_directories(root / ("system.slice/docker-" + id + ".scope"));
+    fs::create_directories(root / "user.slice/session-1.scope");
+    auto ino = [&](const fs::path& p) { struct stat st; ::stat(p.c_str(), &st); return static_cast<std::uint64_t>(st.st_ino); };
+
+    ServiceResolver r("/nonexistent-proc", root.string());
+    hs_http_exchange e{};
+    e.role = HS_ROLE_SERVER;
+    e.local_port = 80;
+    bool attributed = false;
+    e.cgroup_id = ino(root / "system.slice/nginx.service");
+    EXPECT_EQ(r.service_for(e, attributed), "nginx.service");
+    EXPECT_TRUE(attributed);
+    e.cgroup_id = ino(root / ("system.slice/docker-" + id + ".scope"));
+    EXPECT_EQ(r.service_for(e, attributed), "container:3f2a9c1b7d4e");
+    // Neither a unit nor a container: falls back to the listener (none here).
+    e.cgroup_id = ino(root / "user.slice/session-1.scope");
+    EXPECT_EQ(r.service_for(e, attributed), "unknown:80");
+    EXPECT_FALSE(attributed);
+    EXPECT_EQ(r.service_for_cgroup(ino(root)), nullptr);
+    fs::remove_all(root);
+}
+} // namespace
