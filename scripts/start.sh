@@ -4,12 +4,7 @@
 # Stop it with Ctrl-C. Extra arguments go to homeostatd (e.g. --listen 127.0.0.1:9500).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" != 0 ]; then
-  echo "start.sh: run as root: homeostatd loads eBPF programs (sudo bash scripts/start.sh)" >&2
-  exit 1
-fi
-[ "${HOMEOSTAT_SKIP_DEPS:-0}" = 1 ] || bash scripts/install-deps.sh
-bash scripts/build.sh
+bash scripts/setup-and-build.sh start.sh "homeostatd loads eBPF programs"
 cat <<MSG
 
 homeostatd is starting in the foreground (Ctrl-C stops it). Where to look:
