@@ -573,10 +573,10 @@ class Daemon:
     def log_path(self) -> Path:
         return self.workdir / "homeostatd.log"
 
-    def start(self, healthz_timeout: float = 30.0) -> "Daemon":
+    def start(self, healthz_timeout: float = 30.0, extra_args: Iterable[str] = ()) -> "Daemon":
         self.port = free_port()
         argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--log-level",
-                self.log_level]
+                self.log_level, *extra_args]
         self.managed = self.procs.start("homeostatd", argv, cwd=self.workdir)
         deadline = time.monotonic() + healthz_timeout
         last = "no answer"
