@@ -57,7 +57,8 @@ Result<std::string> http_get(const std::string& addr, const std::string& path) {
     char buf[16384];
     for (ssize_t n; (n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0;) resp.append(buf, n);
     auto body = resp.find("\r\n\r\n");
-    if (resp.compare(0, 9, "HTTP/1.1 ") != 0 && resp.compare(0, 9, "HTTP/1.0 ") != 0 || body == std::string::npos)
+    const bool http1 = resp.compare(0, 9, "HTTP/1.1 ") == 0 || resp.compare(0, 9, "HTTP/1.0 ") == 0;
+    if (!http1 || body == std::string::npos)
         return Error{"unexpected answer from " + addr + path};
     int status = std::atoi(resp.c_str() + 9);
     if (status != 200) return Error{addr + path + " answered HTTP " + std::to_string(status)};

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 #include "engine/detect/ensemble.h"
@@ -22,21 +21,20 @@ std::string_view trim(std::string_view s) {
 
 std::string_view unquote(std::string_view s) {
     s = trim(s);
-    if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
-        s = trim(s.substr(1, s.size() - 2));
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = trim(s.substr(1, s.size() - 2));
     return s;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Exactly `n` digits at s[pos..), as a number.
 std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
-    if (pos + n > s.size())
-        return std::nullopt;
+    if (pos + n > s.size()) return std::nullopt;
     int v = 0;
     for (std::size_t i = pos; i < pos + n; ++i) {
-        if (!is_digit(s[i]))
-            return std::nullopt;
+        if (!is_digit(s[i])) return std::nullopt;
         v = v * 10 + (s[i] - '0');
     }
     return v;
@@ -44,8 +42,7 @@ std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
 
 // ".123" at s[pos..): nanoseconds (digits beyond 9 are dropped), advancing pos.
 std::optional<std::int64_t> fraction(std::string_view s, std::size_t& pos) {
-    if (pos >= s.size() || s[pos] != '.')
-        return 0;
+    if (pos >= s.size() || s[pos] != '.') return 0;
     ++pos;
     std::int64_t ns = 0, scale = 100'000'000;
     const std::size_t start = pos;
@@ -53,8 +50,7 @@ std::optional<std::int64_t> fraction(std::string_view s, std::size_t& pos) {
         ns += (s[pos] - '0') * scale;
         scale /= 10;
     }
-    if (pos == start)
-        return std::nullopt;
+    if (pos == start) return std::nullopt;
     return ns;
 }
 
@@ -63,16 +59,14 @@ constexpr std::int64_t kNs = 1'000'000'000;
 // sec * 1e9 + ns without overflow, or nullopt.
 std::optional<std::int64_t> to_ns(std::int64_t sec, std::int64_t ns) {
     constexpr std::int64_t lim = std::numeric_limits<std::int64_t>::max() / kNs - 1;
-    if (sec > lim || sec < -lim)
-        return std::nullopt;
+    if (sec > lim || sec < -lim) return std::nullopt;
     return sec * kNs + ns;
 }
 
 std::optional<std::int64_t> parse_unix(std::string_view s) {
     std::size_t pos = 0;
     const bool neg = !s.empty() && s[0] == '-';
-    if (neg)
-        ++pos;
+    if (neg) ++pos;
     const std::size_t start = pos;
     std::int64_t sec = 0;
     for (; pos < s.size() && is_digit(s[pos]); ++pos) {
@@ -80,14 +74,11 @@ std::optional<std::int64_t> parse_unix(std::string_view s) {
             return std::nullopt;
         sec = sec * 10 + (s[pos] - '0');
     }
-    if (pos == start)
-        return std::nullopt;
+    if (pos == start) return std::nullopt;
     const auto ns = fraction(s, pos);
-    if (!ns || pos != s.size())
-        return std::nullopt;
+    if (!ns || pos != s.size()) return std::nullopt;
     const auto t = to_ns(sec, *ns);
-    if (!t)
-        return std::nullopt;
+    if (!t) return std::nullopt;
     return neg ? -*t : *t;
 }
 
@@ -97,41 +88,38 @@ std::optional<std::int64_t> parse_civil(std::string_view s) {
     const auto h = digits(s, 11, 2), mi = digits(s, 14, 2), sec = digits(s, 17, 2);
     if (!y || !mo || !d || !h || !mi || !sec || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':')
         return std::nullopt;
-    if (s[10] != ' ' && s[10] != 'T' && s[10] != 't')
-        return std::nullopt;
-    const std::chrono::year_month_day ymd{std::chrono::year(*y), std::chrono::month(static_cast<unsigned>(*mo)),
+    if (s[10] != ' ' && s[10] != 'T' && s[10] != 't') return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::year(*y),
+                                          std::chrono::month(static_cast<unsigned>(*mo)),
                                           std::chrono::day(static_cast<unsigned>(*d))};
     if (!ymd.ok() || *h > 23 || *mi > 59 || *sec > 60) // 60: a leap second
         return std::nullopt;
     std::size_t pos = 19;
     const auto ns = fraction(s, pos);
-    if (!ns)
-        return std::nullopt;
+    if (!ns) return std::nullopt;
     std::int64_t offset = 0; // seconds east of UTC
     if (pos < s.size()) {
+        // Whatever follows the seconds must be exactly a zone designator.
         if ((s[pos] == 'Z' || s[pos] == 'z') && pos + 1 == s.size()) {
-            pos += 1;
+            offset = 0;
         } else if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
             const auto oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
-            if (!oh || !om || *oh > 23 || *om > 59)
-                return std::nullopt;
-            offset = (*oh * 3600 + *om * 60) * (s[pos] == '-' ? -1 : 1);
-            pos += 6;
+            if (!oh || !om || *oh > 23 || *om > 59) return std::nullopt;
+            offset = (std::int64_t{*oh} * 3600 + std::int64_t{*om} * 60) * (s[pos] == '-' ? -1 : 1);
         } else {
             return std::nullopt;
         }
     }
     const std::int64_t days = std::chrono::sys_days(ymd).time_since_epoch().count();
-    return to_ns(days * 86400 + *h * 3600 + *mi * 60 + *sec - offset, *ns);
+    const std::int64_t secs = std::int64_t{*h} * 3600 + std::int64_t{*mi} * 60 + std::int64_t{*sec};
+    return to_ns(days * 86400 + secs - offset, *ns);
 }
 
 std::optional<double> parse_value(std::string_view s) {
-    if (!s.empty() && s.front() == '+')
-        s.remove_prefix(1);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
     double v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v))
-        return std::nullopt;
+    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
     return v;
 }
 
@@ -139,8 +127,7 @@ std::optional<double> parse_value(std::string_view s) {
 
 std::optional<std::int64_t> parse_timestamp(std::string_view s) {
     s = trim(s);
-    if (s.size() >= 19 && s[4] == '-')
-        return parse_civil(s);
+    if (s.size() >= 19 && s[4] == '-') return parse_civil(s);
     return parse_unix(s);
 }
 
@@ -153,8 +140,7 @@ std::vector<CsvRow> parse_csv(std::string_view text) {
         std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         ++line_no;
-        if (trim(line).empty())
-            continue;
+        if (trim(line).empty()) continue;
         const auto comma = line.find(',');
         if (comma == std::string_view::npos)
             throw CsvError(line_no, "expected `timestamp,value`, found no comma");
@@ -165,8 +151,7 @@ std::vector<CsvRow> parse_csv(std::string_view text) {
         const bool was_first = first;
         first = false;
         if (!value) {
-            if (was_first)
-                continue; // the header
+            if (was_first) continue; // the header
             throw CsvError(line_no, "value '" + std::string(unquote(line.substr(comma + 1))) +
                                         "' is not a finite number");
         }
@@ -185,7 +170,8 @@ std::vector<double> score_series(const std::vector<CsvRow>& rows, std::string_vi
         std::string known;
         for (auto n : detector_names())
             known += (known.empty() ? "" : ", ") + std::string(n);
-        throw std::invalid_argument("unknown detector '" + std::string(detector) + "' (known: " + known + ")");
+        throw std::invalid_argument("unknown detector '" + std::string(detector) + "' (known: " + known +
+                                    ")");
     }
     std::vector<double> out;
     out.reserve(rows.size());
@@ -199,11 +185,14 @@ std::string format_scores(const std::vector<CsvRow>& rows, const std::vector<dou
         throw std::invalid_argument("format_scores: rows and scores differ in size");
     std::string out = "timestamp,anomaly_score\n";
     out.reserve(out.size() + rows.size() * 32);
-    char buf[32];
+    char buf[64];
     for (std::size_t i = 0; i < rows.size(); ++i) {
-        std::snprintf(buf, sizeof buf, ",%.6f\n", scores[i]);
+        // to_chars, not printf: the decimal point must not depend on the locale.
+        const auto res = std::to_chars(buf, buf + sizeof buf, scores[i], std::chars_format::fixed, 6);
         out += rows[i].timestamp;
-        out += buf;
+        out += ',';
+        out.append(buf, res.ptr);
+        out += '\n';
     }
     return out;
 }

@@ -21,8 +21,7 @@ Score Cusum::update(const Point& p) {
     s.lower = s.expected - kIntervalZ * sd;
     s.upper = s.expected + kIntervalZ * sd;
     s.warm = ref_.n >= config_.warmup;
-    if (!std::isfinite(p.value))
-        return s;
+    if (!std::isfinite(p.value)) return s;
     const double dev = p.value - s.expected;
     if (!s.warm) {
         ref_.add(p.value, config_.ref_alpha);
@@ -30,8 +29,7 @@ Score Cusum::update(const Point& p) {
     }
     if (relearning_ > 0) {
         ref_.mean += (p.value - ref_.mean) / static_cast<double>(++relearning_);
-        if (relearning_ > config_.relearn)
-            relearning_ = 0;
+        if (relearning_ > config_.relearn) relearning_ = 0;
         return s;
     }
     const double z = std::clamp(dev / sd, -config_.clip_z, config_.clip_z);
@@ -60,7 +58,12 @@ nlohmann::json Cusum::save() const {
               {"clip_z", config_.clip_z},
               {"warmup", config_.warmup},
               {"relearn", config_.relearn}}},
-            {"state", {{"ref", ref_.save()}, {"pos", pos_}, {"neg", neg_}, {"alarms", alarms_}, {"relearning", relearning_}}}};
+            {"state",
+             {{"ref", ref_.save()},
+              {"pos", pos_},
+              {"neg", neg_},
+              {"alarms", alarms_},
+              {"relearning", relearning_}}}};
 }
 
 void Cusum::load(const nlohmann::json& j) {

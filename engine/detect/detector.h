@@ -57,16 +57,19 @@ inline constexpr double kIntervalZ = 3.0;
 // the evidence, but only |z| >= ~4.9 reaches the usual open threshold 0.8: single 3-sigma
 // points are common in real traffic, 5-sigma ones are not.
 inline double z_to_score(double z) {
-    if (!std::isfinite(z))
-        return std::isnan(z) ? 0.0 : 1.0;
+    if (!std::isfinite(z)) return std::isnan(z) ? 0.0 : 1.0;
     const double t = std::clamp((std::fabs(z) - 2.0) / 4.0, 0.0, 1.0);
     return t * t * (3.0 - 2.0 * t);
 }
 
-// A lower bound on a standard deviation, so a series that has been constant (sd 0) does
-// not turn the smallest change into an infinite z: relative to the level, plus a tiny
-// absolute floor for series sitting at 0.
-inline double sd_floor(double level) { return 1e-9 + 1e-6 * std::fabs(level); }
+// A lower bound on a standard deviation, so a series that has been constant (sd 0) gives
+// a finite z: relative to the level (1e-9, far above double rounding, far below any real
+// variation: 5 bytes of noise on 1 GB still counts), plus a tiny absolute floor for series
+// sitting at 0. A constant series that moves at all still scores 1; a caller that feeds
+// quantised values (sketch buckets) should know its resolution.
+inline double sd_floor(double level) {
+    return 1e-12 + 1e-9 * std::fabs(level);
+}
 
 // The smoothing rate to use for the (n+1)-th value: 1/(n+1) (a plain running mean) until
 // that drops below alpha, so that early estimates are averages of what was seen rather

@@ -9,17 +9,15 @@
 #include "engine/detect/holt.h"
 #include "engine/detect/poisson_rate.h"
 #include "engine/detect/robust_mad.h"
+#include "engine/detect/rolling_zscore.h"
 
 namespace homeostat::engine::detect {
 
 std::string_view severity_name(Severity s) {
     switch (s) {
-    case Severity::none:
-        return "none";
-    case Severity::warning:
-        return "warning";
-    case Severity::critical:
-        return "critical";
+    case Severity::none: return "none";
+    case Severity::warning: return "warning";
+    case Severity::critical: return "critical";
     }
     return "none";
 }
@@ -65,8 +63,7 @@ Ensemble::Ensemble(std::vector<std::unique_ptr<Detector>> detectors, EnsembleCon
     if (detectors_.empty() || detectors_.size() > kMaxDetectors)
         throw std::invalid_argument("Ensemble: needs 1 to 32 detectors");
     for (const auto& d : detectors_)
-        if (!d)
-            throw std::invalid_argument("Ensemble: null detector");
+        if (!d) throw std::invalid_argument("Ensemble: null detector");
     scores_.resize(detectors_.size());
 }
 
@@ -85,12 +82,10 @@ const EnsembleResult& Ensemble::step(const Point& p) {
         } else if (s > top2) {
             top2 = s;
         }
-        if (s >= config_.fired_threshold && s > 0)
-            fired |= 1u << i;
+        if (s >= config_.fired_threshold && s > 0) fired |= 1u << i;
     }
     const bool finite = std::isfinite(p.value);
-    if (finite)
-        ++n_;
+    if (finite) ++n_;
     const bool warm = n_ > config_.warmup;
 
     EnsembleResult r;
@@ -117,8 +112,7 @@ const EnsembleResult& Ensemble::step(const Point& p) {
     const double s = r.score.score;
     if (!open_) {
         if (s >= config_.open_threshold) {
-            if (above_++ == 0)
-                run_start_ns_ = p.t_ns;
+            if (above_++ == 0) run_start_ns_ = p.t_ns;
             if (above_ >= config_.open_points) {
                 open_ = true;
                 r.opened = true;
@@ -134,8 +128,7 @@ const EnsembleResult& Ensemble::step(const Point& p) {
     }
     if (open_) {
         peak_ = std::max(peak_, s);
-        if (s >= config_.critical_threshold)
-            severity_ = Severity::critical;
+        if (s >= config_.critical_threshold) severity_ = Severity::critical;
         if (s < config_.close_threshold) {
             if (++below_ >= config_.close_points) {
                 open_ = false;
@@ -163,8 +156,7 @@ const EnsembleResult& Ensemble::step(const Point& p) {
 std::vector<std::string_view> Ensemble::fired_names(std::uint32_t mask) const {
     std::vector<std::string_view> out;
     for (std::size_t i = 0; i < detectors_.size(); ++i)
-        if (mask & (1u << i))
-            out.push_back(detectors_[i]->name());
+        if (mask & (1u << i)) out.push_back(detectors_[i]->name());
     return out;
 }
 
@@ -192,8 +184,7 @@ void Ensemble::load(const nlohmann::json& j) {
     for (const auto& dj : j.at("detectors")) {
         const auto& type = dj.at("type").get_ref<const std::string&>();
         auto d = make_detector(type);
-        if (!d)
-            throw std::invalid_argument("Ensemble: unknown detector type '" + type + "'");
+        if (!d) throw std::invalid_argument("Ensemble: unknown detector type '" + type + "'");
         d->load(dj);
         dets.push_back(std::move(d));
     }
@@ -224,27 +215,21 @@ std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config) {
 }
 
 const std::vector<std::string_view>& detector_names() {
-    static const std::vector<std::string_view> names = {ExpSmoothing::kName, Holt::kName,   EwZScore::kName,
-                                                        RobustMad::kName,    Cusum::kName,  PoissonRate::kName,
-                                                        Ensemble::kName};
+    static const std::vector<std::string_view> names = {
+        ExpSmoothing::kName, Holt::kName,        EwZScore::kName,      RobustMad::kName,
+        Cusum::kName,        PoissonRate::kName, RollingZScore::kName, Ensemble::kName};
     return names;
 }
 
 std::unique_ptr<Detector> make_detector(std::string_view name) {
-    if (name == ExpSmoothing::kName)
-        return std::make_unique<ExpSmoothing>();
-    if (name == Holt::kName)
-        return std::make_unique<Holt>();
-    if (name == EwZScore::kName)
-        return std::make_unique<EwZScore>();
-    if (name == RobustMad::kName)
-        return std::make_unique<RobustMad>();
-    if (name == Cusum::kName)
-        return std::make_unique<Cusum>();
-    if (name == PoissonRate::kName)
-        return std::make_unique<PoissonRate>();
-    if (name == Ensemble::kName)
-        return make_default_ensemble();
+    if (name == ExpSmoothing::kName) return std::make_unique<ExpSmoothing>();
+    if (name == Holt::kName) return std::make_unique<Holt>();
+    if (name == EwZScore::kName) return std::make_unique<EwZScore>();
+    if (name == RobustMad::kName) return std::make_unique<RobustMad>();
+    if (name == Cusum::kName) return std::make_unique<Cusum>();
+    if (name == RollingZScore::kName) return std::make_unique<RollingZScore>();
+    if (name == PoissonRate::kName) return std::make_unique<PoissonRate>();
+    if (name == Ensemble::kName) return make_default_ensemble();
     return nullptr;
 }
 

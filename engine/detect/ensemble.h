@@ -43,9 +43,9 @@ struct EnsembleResult {
     // The combined score. expected / lower / upper come from the lead detector (the
     // highest-scoring one), or from the first detector when none scored.
     Score score;
-    bool open = false;     // an anomaly is open after this point
-    bool opened = false;   // ... and it opened on this point
-    bool resolved = false; // an anomaly resolved on this point
+    bool open = false;                  // an anomaly is open after this point
+    bool opened = false;                // ... and it opened on this point
+    bool resolved = false;              // an anomaly resolved on this point
     Severity severity = Severity::none; // of the open anomaly
     std::uint32_t fired = 0;            // bit i: detector i scored >= fired_threshold
     int lead = -1;                      // index of the highest-scoring detector, -1 if none
@@ -66,6 +66,7 @@ public:
     // Detector interface: the combined score. step() gives everything.
     Score update(const Point& p) override { return step(p).score; }
     const EnsembleResult& step(const Point& p);
+    // The result of the last step() (not persisted by save()).
     const EnsembleResult& last() const { return last_; }
 
     std::string_view name() const override { return kName; }
@@ -99,7 +100,8 @@ private:
 std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config = {});
 
 // A detector with default parameters by name: "ses", "holt", "ewz", "mad", "cusum",
-// "poisson" or "ensemble" (the default one). nullptr for an unknown name.
+// "poisson", "rollz" (the plain rolling z-score baseline) or "ensemble" (the default
+// one). nullptr for an unknown name.
 std::unique_ptr<Detector> make_detector(std::string_view name);
 // The names make_detector accepts.
 const std::vector<std::string_view>& detector_names();

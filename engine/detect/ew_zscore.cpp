@@ -17,10 +17,8 @@ Score EwZScore::update(const Point& p) {
     s.lower = s.expected - kIntervalZ * sd;
     s.upper = s.expected + kIntervalZ * sd;
     s.warm = stats_.n >= config_.warmup;
-    if (!std::isfinite(p.value))
-        return s;
-    if (s.warm)
-        s.score = z_to_score((p.value - s.expected) / sd);
+    if (!std::isfinite(p.value)) return s;
+    if (s.warm) s.score = z_to_score((p.value - s.expected) / sd);
     stats_.add(p.value, config_.alpha);
     return s;
 }

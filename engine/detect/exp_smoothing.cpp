@@ -5,7 +5,9 @@
 namespace homeostat::engine::detect {
 
 namespace {
-bool unit_rate(double a) { return a > 0 && a <= 1; }
+bool unit_rate(double a) {
+    return a > 0 && a <= 1;
+}
 } // namespace
 
 ExpSmoothing::ExpSmoothing(ExpSmoothingConfig config) : config_(config) {
@@ -21,8 +23,7 @@ Score ExpSmoothing::update(const Point& p) {
     s.lower = level_ - kIntervalZ * sd;
     s.upper = level_ + kIntervalZ * sd;
     s.warm = n_ >= config_.warmup;
-    if (!std::isfinite(p.value))
-        return s;
+    if (!std::isfinite(p.value)) return s;
     if (n_ == 0) {
         level_ = p.value;
         s.expected = s.lower = s.upper = p.value;
@@ -30,8 +31,7 @@ Score ExpSmoothing::update(const Point& p) {
         return s;
     }
     const double err = p.value - level_;
-    if (s.warm)
-        s.score = z_to_score(err / sd);
+    if (s.warm) s.score = z_to_score(err / sd);
     error_.add(err, config_.var_alpha);
     level_ += config_.alpha * err;
     ++n_;
@@ -39,9 +39,10 @@ Score ExpSmoothing::update(const Point& p) {
 }
 
 nlohmann::json ExpSmoothing::save() const {
-    return {{"type", kName},
-            {"params", {{"alpha", config_.alpha}, {"var_alpha", config_.var_alpha}, {"warmup", config_.warmup}}},
-            {"state", {{"level", level_}, {"error", error_.save()}, {"n", n_}}}};
+    return {
+        {"type", kName},
+        {"params", {{"alpha", config_.alpha}, {"var_alpha", config_.var_alpha}, {"warmup", config_.warmup}}},
+        {"state", {{"level", level_}, {"error", error_.save()}, {"n", n_}}}};
 }
 
 void ExpSmoothing::load(const nlohmann::json& j) {

@@ -5,7 +5,9 @@
 namespace homeostat::engine::detect {
 
 namespace {
-bool unit_rate(double a) { return a > 0 && a <= 1; }
+bool unit_rate(double a) {
+    return a > 0 && a <= 1;
+}
 } // namespace
 
 Holt::Holt(HoltConfig config) : config_(config) {
@@ -22,8 +24,7 @@ Score Holt::update(const Point& p) {
     s.lower = s.expected - kIntervalZ * sd;
     s.upper = s.expected + kIntervalZ * sd;
     s.warm = n_ >= config_.warmup;
-    if (!std::isfinite(p.value))
-        return s;
+    if (!std::isfinite(p.value)) return s;
     if (n_ == 0) {
         // The trend starts at 0 rather than at the first difference, which in a noisy
         // series is mostly noise and would take ~1/beta points to unlearn.
@@ -33,8 +34,7 @@ Score Holt::update(const Point& p) {
         return s;
     }
     const double err = p.value - s.expected;
-    if (s.warm)
-        s.score = z_to_score(err / sd);
+    if (s.warm) s.score = z_to_score(err / sd);
     error_.add(err, config_.var_alpha);
     const double prev_level = level_;
     level_ = s.expected + config_.alpha * err;

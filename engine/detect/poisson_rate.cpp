@@ -38,7 +38,8 @@ Score PoissonRate::update(const Point& p) {
         return score(p.value, lambda, count_n_ >= config_.warmup, true, false);
     const bool enough = std::max(lambda, p.value) >= config_.min_volume;
     Score s = score(p.value, lambda, count_n_ >= config_.warmup, true, enough);
-    count_mean_ = count_n_ ? count_mean_ + warm_alpha(config_.alpha, count_n_) * (p.value - count_mean_) : p.value;
+    count_mean_ =
+        count_n_ ? count_mean_ + warm_alpha(config_.alpha, count_n_) * (p.value - count_mean_) : p.value;
     ++count_n_;
     return s;
 }
@@ -49,8 +50,7 @@ Score PoissonRate::update_ratio(const Point& errors, double trials) {
     const bool valid = std::isfinite(x) && std::isfinite(trials) && x >= 0 && trials >= x;
     const double lambda = std::max(ratio * (valid ? trials : 0.0), config_.rate_floor);
     const bool warm = ratio_n_ >= config_.warmup;
-    if (!valid)
-        return score(x, lambda, warm, false, false);
+    if (!valid) return score(x, lambda, warm, false, false);
     const bool enough = trials >= config_.min_volume && x >= config_.min_events;
     Score s = score(x, lambda, warm, false, enough);
     // EW sums, not an EW mean of ratios: 1/2 in a quiet interval must not weigh as much as
@@ -81,9 +81,9 @@ nlohmann::json PoissonRate::save() const {
 void PoissonRate::load(const nlohmann::json& j) {
     check_type(j, kName);
     const auto& pa = j.at("params");
-    *this = PoissonRate(PoissonRateConfig{pa.at("alpha").get<double>(), pa.at("min_volume").get<double>(),
-                                          pa.at("min_events").get<double>(), pa.at("rate_floor").get<double>(),
-                                          pa.at("warmup").get<std::uint64_t>()});
+    *this = PoissonRate(PoissonRateConfig{
+        pa.at("alpha").get<double>(), pa.at("min_volume").get<double>(), pa.at("min_events").get<double>(),
+        pa.at("rate_floor").get<double>(), pa.at("warmup").get<std::uint64_t>()});
     const auto& st = j.at("state");
     count_mean_ = st.at("count_mean").get<double>();
     count_n_ = st.at("count_n").get<std::uint64_t>();

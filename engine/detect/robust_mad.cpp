@@ -19,8 +19,7 @@ RobustMad::RobustMad(RobustMadConfig config) : config_(config) {
 
 double RobustMad::median() const {
     const std::size_t n = sorted_.size();
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     return n % 2 ? sorted_[n / 2] : 0.5 * (sorted_[n / 2 - 1] + sorted_[n / 2]);
 }
 
@@ -28,24 +27,22 @@ double RobustMad::mad() const {
     // The absolute deviations below the median, read from the median downwards, and those
     // above it, read upwards, are both ascending: merge them until the middle rank.
     const std::size_t n = sorted_.size();
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     const double m = median();
     auto hi = std::lower_bound(sorted_.begin(), sorted_.end(), m) - sorted_.begin();
-    std::ptrdiff_t lo = hi - 1; // sorted_[lo] < m <= sorted_[hi]
+    std::ptrdiff_t lo = hi - 1;                               // sorted_[lo] < m <= sorted_[hi]
     const std::size_t want_lo = (n - 1) / 2, want_hi = n / 2; // ranks to average
     double a = 0, b = 0;
     for (std::size_t rank = 0; rank <= want_hi; ++rank) {
         double d;
-        const bool take_hi = lo < 0 || (static_cast<std::size_t>(hi) < n && sorted_[hi] - m <= m - sorted_[lo]);
+        const bool take_hi =
+            lo < 0 || (static_cast<std::size_t>(hi) < n && sorted_[hi] - m <= m - sorted_[lo]);
         if (take_hi)
             d = sorted_[hi++] - m;
         else
             d = m - sorted_[lo--];
-        if (rank == want_lo)
-            a = d;
-        if (rank == want_hi)
-            b = d;
+        if (rank == want_lo) a = d;
+        if (rank == want_hi) b = d;
     }
     return 0.5 * (a + b);
 }
@@ -58,10 +55,8 @@ Score RobustMad::update(const Point& p) {
     s.lower = s.expected - kIntervalZ * sd;
     s.upper = s.expected + kIntervalZ * sd;
     s.warm = sorted_.size() >= config_.warmup;
-    if (!std::isfinite(p.value))
-        return s;
-    if (s.warm)
-        s.score = z_to_score((p.value - s.expected) / sd);
+    if (!std::isfinite(p.value)) return s;
+    if (s.warm) s.score = z_to_score((p.value - s.expected) / sd);
     if (ring_.size() < config_.window) {
         ring_.push_back(p.value);
         sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), p.value), p.value);
@@ -98,7 +93,8 @@ nlohmann::json RobustMad::save() const {
 void RobustMad::load(const nlohmann::json& j) {
     check_type(j, kName);
     const auto& pa = j.at("params");
-    *this = RobustMad(RobustMadConfig{pa.at("window").get<std::size_t>(), pa.at("warmup").get<std::size_t>()});
+    *this =
+        RobustMad(RobustMadConfig{pa.at("window").get<std::size_t>(), pa.at("warmup").get<std::size_t>()});
     const auto values = j.at("state").at("values").get<std::vector<double>>();
     if (values.size() > config_.window)
         throw std::invalid_argument("RobustMad: saved window larger than the window size");

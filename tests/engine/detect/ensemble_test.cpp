@@ -15,8 +15,8 @@ namespace homeostat::engine::detect {
 namespace {
 
 using testing::at;
-using testing::noise;
 using ::testing::ElementsAre;
+using testing::noise;
 
 std::vector<EnsembleResult> run_all(Ensemble& e, const std::vector<double>& values) {
     std::vector<EnsembleResult> out;
@@ -28,16 +28,14 @@ std::vector<EnsembleResult> run_all(Ensemble& e, const std::vector<double>& valu
 std::vector<std::size_t> opened_at(const std::vector<EnsembleResult>& r) {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < r.size(); ++i)
-        if (r[i].opened)
-            out.push_back(i);
+        if (r[i].opened) out.push_back(i);
     return out;
 }
 
 std::vector<std::size_t> resolved_at(const std::vector<EnsembleResult>& r) {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < r.size(); ++i)
-        if (r[i].resolved)
-            out.push_back(i);
+        if (r[i].resolved) out.push_back(i);
     return out;
 }
 
@@ -48,7 +46,8 @@ TEST(Ensemble, PureNoiseOpensNothing) {
         auto e = make_default_ensemble();
         const auto r = run_all(*e, noise(5000, 200, seed * 5.0, seed));
         EXPECT_TRUE(opened_at(r).empty()) << seed;
-        const auto high = std::count_if(r.begin(), r.end(), [](const auto& x) { return x.score.score >= 0.8; });
+        const auto high =
+            std::count_if(r.begin(), r.end(), [](const auto& x) { return x.score.score >= 0.8; });
         EXPECT_LE(high, 5) << seed;
         for (const auto& x : r) {
             ASSERT_GE(x.score.score, 0);
@@ -67,8 +66,7 @@ TEST(Ensemble, SingleSpike) {
     const auto r = run_all(*e, values);
     std::vector<std::size_t> high;
     for (std::size_t i = 0; i < r.size(); ++i)
-        if (r[i].score.score >= 0.8)
-            high.push_back(i);
+        if (r[i].score.score >= 0.8) high.push_back(i);
     EXPECT_THAT(high, ElementsAre(300u));
     EXPECT_TRUE(opened_at(r).empty());
 
@@ -208,7 +206,8 @@ TEST(Ensemble, SaveLoadMidAnomalyKeepsState) {
 
 TEST(Ensemble, RejectsBadConfigs) {
     EXPECT_THROW(Ensemble({}, {}), std::invalid_argument);
-    EXPECT_THROW(scripted(EnsembleConfig{.open_threshold = 0.4, .close_threshold = 0.5}), std::invalid_argument);
+    EXPECT_THROW(scripted(EnsembleConfig{.open_threshold = 0.4, .close_threshold = 0.5}),
+                 std::invalid_argument);
     EXPECT_THROW(scripted(EnsembleConfig{.open_points = 0}), std::invalid_argument);
     nlohmann::json j = make_default_ensemble()->save();
     j["detectors"][0]["type"] = "nope";

@@ -47,7 +47,9 @@ inline std::vector<double> noise(std::size_t n, double mean, double sd, std::uin
 }
 
 // One point per second.
-inline Point at(std::size_t i, double v) { return Point{static_cast<std::int64_t>(i) * 1'000'000'000, v}; }
+inline Point at(std::size_t i, double v) {
+    return Point{static_cast<std::int64_t>(i) * 1'000'000'000, v};
+}
 
 inline std::vector<Score> run(Detector& d, const std::vector<double>& values) {
     std::vector<Score> out;
@@ -61,8 +63,7 @@ inline std::vector<Score> run(Detector& d, const std::vector<double>& values) {
 inline std::vector<std::size_t> flagged(const std::vector<Score>& s, double threshold = 0.8) {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < s.size(); ++i)
-        if (s[i].score >= threshold)
-            out.push_back(i);
+        if (s[i].score >= threshold) out.push_back(i);
     return out;
 }
 
