@@ -56,6 +56,11 @@ inline constexpr double kIntervalZ = 3.0;
 // (3 → 0.16, 4 → 0.5, 5 → 0.84). A point outside the 3-sigma interval is "anomalous" for
 // the evidence, but only |z| >= ~4.9 reaches the usual open threshold 0.8: single 3-sigma
 // points are common in real traffic, 5-sigma ones are not.
+// A smoothing rate or learning rate: in (0, 1].
+inline bool unit_rate(double a) {
+    return a > 0 && a <= 1;
+}
+
 inline double z_to_score(double z) {
     if (!std::isfinite(z)) return std::isnan(z) ? 0.0 : 1.0;
     const double t = std::clamp((std::fabs(z) - 2.0) / 4.0, 0.0, 1.0);

@@ -4,12 +4,6 @@
 
 namespace homeostat::engine::detect {
 
-namespace {
-bool unit_rate(double a) {
-    return a > 0 && a <= 1;
-}
-} // namespace
-
 ExpSmoothing::ExpSmoothing(ExpSmoothingConfig config) : config_(config) {
     if (!unit_rate(config_.alpha) || !unit_rate(config_.var_alpha) || config_.warmup < 2)
         throw std::invalid_argument("ExpSmoothing: alpha and var_alpha must be in (0,1], warmup >= 2");

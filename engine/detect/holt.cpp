@@ -4,12 +4,6 @@
 
 namespace homeostat::engine::detect {
 
-namespace {
-bool unit_rate(double a) {
-    return a > 0 && a <= 1;
-}
-} // namespace
-
 Holt::Holt(HoltConfig config) : config_(config) {
     if (!unit_rate(config_.alpha) || !unit_rate(config_.beta) || !unit_rate(config_.var_alpha) ||
         config_.warmup < 3)
