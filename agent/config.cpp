@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -50,6 +51,25 @@ std::string as_uint(const YAML::Node& n, T& out) {
     return {};
 }
 
+std::string as_bool(const YAML::Node& n, bool& out) {
+    if (!n.IsScalar()) return "expected true or false";
+    const std::string& s = n.Scalar();
+    if (s == "true" || s == "yes" || s == "on") out = true;
+    else if (s == "false" || s == "no" || s == "off") out = false;
+    else return "'" + s + "' is not true or false";
+    return {};
+}
+
+std::string as_double(const YAML::Node& n, double& out) {
+    if (!n.IsScalar()) return "expected a number";
+    const std::string& s = n.Scalar();
+    double v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return "'" + s + "' is not a number";
+    out = v;
+    return {};
+}
+
 template <typename D>
 std::string as_duration(const YAML::Node& n, D& out) {
     if (!n.IsScalar()) return "expected a duration such as 10s";
@@ -59,11 +79,19 @@ std::string as_duration(const YAML::Node& n, D& out) {
     return {};
 }
 
+std::string as_seconds(const YAML::Node& n, double& out) {
+    std::chrono::nanoseconds d{};
+    if (auto err = as_duration(n, d); !err.empty()) return err;
+    out = std::chrono::duration<double>(d).count();
+    return {};
+}
+
 const std::map<std::string, std::map<std::string, Setter>>& schema() {
     static const std::map<std::string, std::map<std::string, Setter>> s = {
         {"", {
             {"listen", [](auto& n, Config& c) { return as_string(n, c.listen); }},
             {"log_level", [](auto& n, Config& c) { return as_string(n, c.log_level); }},
+            {"state_dir", [](auto& n, Config& c) { return as_string(n, c.state_dir); }},
         }},
         {"capture", {
             {"cgroup2_root", [](auto& n, Config& c) { return as_string(n, c.cgroup2_root); }},
@@ -74,6 +102,21 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"window", [](auto& n, Config& c) { return as_duration(n, c.window); }},
             {"windows_kept", [](auto& n, Config& c) { return as_uint(n, c.windows_kept); }},
             {"max_routes_per_service", [](auto& n, Config& c) { return as_uint(n, c.max_routes_per_service); }},
+        }},
+        {"detection", {
+            {"enabled", [](auto& n, Config& c) { return as_bool(n, c.detection_enabled); }},
+            {"warmup", [](auto& n, Config& c) { return as_uint(n, c.detection.warmup); }},
+            {"min_requests", [](auto& n, Config& c) { return as_uint(n, c.detection.min_requests); }},
+            {"latency_min_ratio", [](auto& n, Config& c) { return as_double(n, c.detection.latency_min_ratio); }},
+            {"latency_min_delta", [](auto& n, Config& c) { return as_seconds(n, c.detection.latency_min_delta_seconds); }},
+            {"error_min_ratio", [](auto& n, Config& c) { return as_double(n, c.detection.error_min_ratio); }},
+            {"error_min_requests", [](auto& n, Config& c) { return as_uint(n, c.detection.error_min_requests); }},
+            {"error_min_errors", [](auto& n, Config& c) { return as_uint(n, c.detection.error_min_errors); }},
+            {"traffic_min_ratio", [](auto& n, Config& c) { return as_double(n, c.detection.traffic_min_ratio); }},
+            {"traffic_min_requests", [](auto& n, Config& c) { return as_uint(n, c.detection.traffic_min_requests); }},
+            {"new_endpoint_hold", [](auto& n, Config& c) { return as_uint(n, c.detection.new_endpoint_hold); }},
+            {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
+            {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
         }},
     };
     return s;
@@ -133,6 +176,20 @@ Result<void> validate(const Config& c) {
     if (c.window < std::chrono::seconds(1)) return Error{"aggregation.window must be at least 1s"};
     if (c.windows_kept < 1 || c.windows_kept > 360) return Error{"aggregation.windows_kept must be 1..360"};
     if (c.max_routes_per_service < 1) return Error{"aggregation.max_routes_per_service must be at least 1"};
+    if (c.detection_enabled) {
+        const auto& d = c.detection;
+        if (c.windows_kept < 2)
+            return Error{"aggregation.windows_kept must be at least 2 while detection is enabled "
+                         "(a window is observed just after it closes)"};
+        if (d.warmup < 1) return Error{"detection.warmup must be at least 1 window"};
+        if (!(d.latency_min_ratio >= 1)) return Error{"detection.latency_min_ratio must be >= 1"};
+        if (!(d.traffic_min_ratio >= 1)) return Error{"detection.traffic_min_ratio must be >= 1"};
+        if (!(d.error_min_ratio >= 0 && d.error_min_ratio <= 1))
+            return Error{"detection.error_min_ratio must be between 0 and 1"};
+        if (d.max_series < 1) return Error{"detection.max_series must be at least 1"};
+        if (c.detection_save_interval < std::chrono::seconds(1))
+            return Error{"detection.save_interval must be at least 1s"};
+    }
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;
     for (auto* l : levels) ok |= c.log_level == l;

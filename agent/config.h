@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/result.h"
+#include "engine/detect/live_monitor.h"
 
 namespace homeostat::agent {
 
@@ -24,6 +25,14 @@ struct Config {
     std::chrono::nanoseconds window = std::chrono::seconds(10);
     std::size_t windows_kept = 6;
     std::size_t max_routes_per_service = 200;
+
+    // where state that outlives the process goes (detector baselines)
+    std::string state_dir = "/var/lib/homeostat";
+
+    // detection (docs/detection.md)
+    bool detection_enabled = true;
+    engine::detect::LiveConfig detection;
+    std::chrono::milliseconds detection_save_interval{std::chrono::seconds(60)};
 };
 
 // Parses "250ms", "10s", "5m", "1h".

@@ -15,9 +15,11 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <optional>
 
 #include "agent/capture.h"
 #include "agent/config.h"
+#include "agent/detection.h"
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
@@ -43,6 +45,8 @@ options:
   --config FILE      YAML configuration (default: /etc/homeostat/homeostat.yaml if it
                      exists, else built-in defaults; see docs/configuration.md)
   --listen ADDR:PORT where /metrics, /healthz and /api/v1 listen (default 127.0.0.1:9464)
+  --state-dir DIR    where detector baselines are kept across restarts
+                     (default /var/lib/homeostat)
   --log-level LEVEL  trace, debug, info, warn, error (default info)
   --check-config     load and validate the configuration, then exit
   --version          print the version and exit
@@ -73,7 +77,7 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-    std::string config_path, listen_flag, level_flag;
+    std::string config_path, listen_flag, level_flag, state_dir_flag;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
         if (a == "--config") config_path = value("--config");
         else if (a == "--listen") listen_flag = value("--listen");
         else if (a == "--log-level") level_flag = value("--log-level");
+        else if (a == "--state-dir") state_dir_flag = value("--state-dir");
         else if (a == "--check-config") check_only = true;
         else if (a == "--version") { std::printf("homeostatd %s (%s, abi %d)\n", HOMEOSTAT_VERSION, HOMEOSTAT_GIT_REV, HS_ABI_VERSION); return 0; }
         else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
     }
     if (!listen_flag.empty()) cfg.listen = listen_flag;
     if (!level_flag.empty()) cfg.log_level = level_flag;
+    if (!state_dir_flag.empty()) cfg.state_dir = state_dir_flag;
     if (auto v = agent::validate(cfg); !v) return fail("configuration: " + v.error().message);
     if (check_only) {
         std::printf("%s: ok\n", config_path.empty() ? "built-in defaults" : config_path.c_str());
@@ -129,6 +135,21 @@ int main(int argc, char** argv) {
     acfg.max_routes_per_service = cfg.max_routes_per_service;
     engine::Aggregator aggregator(acfg);
     agent::Pipeline pipeline(aggregator, identity);
+
+    std::unique_ptr<agent::Detection> detection;
+    if (cfg.detection_enabled) {
+        agent::DetectionOptions dopts;
+        dopts.live = cfg.detection;
+        dopts.grace = cfg.drain_interval + std::chrono::milliseconds(200);
+        if (!cfg.state_dir.empty()) dopts.state_file = std::filesystem::path(cfg.state_dir) / "detector-state.json";
+        detection = std::make_unique<agent::Detection>(dopts, aggregator, monotonic_now());
+        detection->load_state();
+        spdlog::info("detection: on; {} windows of {} s to learn each series; state in {}", cfg.detection.warmup,
+                     std::chrono::duration<double>(cfg.window).count(),
+                     dopts.state_file.empty() ? "(not kept)" : dopts.state_file.string());
+    } else {
+        spdlog::info("detection: off (detection.enabled: false)");
+    }
 
     agent::route_libbpf_logs_to_spdlog();
     agent::CaptureOptions copts;
@@ -162,10 +183,24 @@ int main(int argc, char** argv) {
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
         if (req.path == "/metrics") {
             capture.value()->consume(); // serve what the kernel has seen up to now
+            std::optional<exporters::DetectionStats> ds;
+            if (detection) {
+                ds.emplace();
+                ds->scores = detection->monitor().scores();
+                ds->types = engine::detect::live_anomaly_types();
+                for (const auto& a : detection->monitor().anomalies())
+                    if (a.open) ds->open_by_type.emplace_back(a.type, 1);
+            }
             return {200, std::string(exporters::kPrometheusContentType),
-                    exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats())};
+                    exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats(),
+                                                 ds ? &*ds : nullptr)};
         }
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (req.path == "/api/v1/anomalies") {
+            nlohmann::json j = detection ? detection->to_json() : nlohmann::json{{"enabled", false}};
+            if (detection) j["enabled"] = true;
+            return {200, "application/json", j.dump(2) + "\n"};
+        }
         if (req.path == "/api/v1/status") {
             const auto& pc = pipeline.counters();
             auto k = capture.value()->stats();
@@ -187,7 +222,8 @@ int main(int argc, char** argv) {
         if (req.path == "/")
             return {200, "text/plain; charset=utf-8",
                     "homeostatd " HOMEOSTAT_VERSION "\n  /metrics        Prometheus metrics\n"
-                    "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"};
+                    "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
+                    "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 
@@ -234,6 +270,31 @@ int main(int argc, char** argv) {
     };
     sweep_tick();
 
+    // Detection: each window as soon as it has closed (plus a grace period for events
+    // still in the ring buffer), and the state to disk now and then.
+    asio::steady_timer detect_timer(io), save_timer(io);
+    std::function<void()> detect_tick = [&] {
+        detect_timer.expires_after(detection->next_due(monotonic_now()));
+        detect_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            capture.value()->consume();
+            detection->tick(monotonic_now(), unix_now());
+            detect_tick();
+        });
+    };
+    std::function<void()> save_tick = [&] {
+        save_timer.expires_after(cfg.detection_save_interval);
+        save_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            detection->save_state();
+            save_tick();
+        });
+    };
+    if (detection) {
+        detect_tick();
+        save_tick();
+    }
+
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
@@ -241,6 +302,8 @@ int main(int argc, char** argv) {
         api->stop();
         drain.cancel();
         sweep.cancel();
+        detect_timer.cancel();
+        save_timer.cancel();
         rb_fd.cancel();
         io.stop();
     });
@@ -250,6 +313,8 @@ int main(int argc, char** argv) {
 
     capture.value()->consume();
     capture.value().reset(); // detaches every program before we exit
+    if (detection && detection->save_state())
+        spdlog::info("detection: state saved");
     spdlog::info("stopped; all programs detached");
     return 0;
 }

@@ -384,7 +384,8 @@ class Daemon:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(tmpdir, f"homeostatd.{index}.log")
         self.log = open(self.log_path, "w")
-        self.proc = children.spawn([binary, "--listen", f"127.0.0.1:{self.port}"] + extra_args,
+        state = ["--state-dir", os.path.join(tmpdir, "state")]  # not the host's /var/lib/homeostat
+        self.proc = children.spawn([binary, "--listen", f"127.0.0.1:{self.port}"] + state + extra_args,
                                    stdout=self.log, stderr=subprocess.STDOUT)
         self.pid = self.proc.pid
         t0 = time.monotonic()

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 #include "agent/config.h"
@@ -24,6 +25,7 @@ const char* kUsage = R"(usage: homeostat [--addr HOST:PORT] COMMAND
 
 commands:
   status               the daemon's status (events, drops, uptime)
+  anomalies            open and recent anomalies with their evidence
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
   version              print the version
@@ -84,6 +86,58 @@ int print_status(const std::string& addr, bool json) {
     return 0;
 }
 
+// A value in the unit a reader expects for the signal.
+std::string show_value(const std::string& signal, double v) {
+    char buf[64];
+    if (signal == "latency_p95") std::snprintf(buf, sizeof buf, "%.1f ms", v * 1e3);
+    else if (signal == "error_ratio") std::snprintf(buf, sizeof buf, "%.1f %%", v * 1e2);
+    else std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+}
+
+std::string show_time(double unix_seconds) {
+    if (unix_seconds <= 0) return "-";
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+int print_anomalies(const std::string& addr, bool json) {
+    auto body = http_get(addr, "/api/v1/anomalies");
+    if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }
+    if (json) { std::fputs(body.value().c_str(), stdout); return 0; }
+    auto j = nlohmann::json::parse(body.value(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) { std::fprintf(stderr, "homeostat: the daemon's answer is not JSON\n"); return 1; }
+    if (!j.value("enabled", false)) { std::printf("detection is off (detection.enabled: false)\n"); return 0; }
+    const auto& list = j["anomalies"];
+    if (list.empty()) {
+        std::printf("no anomalies; %llu series watched (each learns for %llu windows of %.0f s first)\n",
+                    (unsigned long long)j.value("series", 0ULL), (unsigned long long)j.value("warmup_windows", 0ULL),
+                    j.value("window_seconds", 0.0));
+        return 0;
+    }
+    std::printf("%-5s %-9s %-9s %-14s %-24s %-32s %-13s %-11s %-11s %s\n", "ID", "STATE", "SEVERITY", "TYPE",
+                "SERVICE", "ENDPOINT", "SIGNAL", "OBSERVED", "EXPECTED", "STARTED / RESOLVED");
+    for (const auto& a : list) {
+        const std::string signal = a.value("signal", "");
+        const auto& ev = a["at_open"];
+        const bool open = a.value("state", "") == "open";
+        std::string when = show_time(a.value("started_at", 0.0));
+        if (!open) when += " / " + show_time(a.value("resolved_at", 0.0));
+        std::printf("%-5llu %-9s %-9s %-14s %-24s %-32s %-13s %-11s %-11s %s\n",
+                    (unsigned long long)a.value("id", 0ULL), a.value("state", "").c_str(),
+                    a.value("severity", "").c_str(), a.value("type", "").c_str(), a.value("service", "").c_str(),
+                    a.value("endpoint", "").c_str(), signal.c_str(), show_value(signal, ev.value("observed", 0.0)).c_str(),
+                    show_value(signal, ev.value("expected", 0.0)).c_str(), when.c_str());
+    }
+    std::printf("%llu open; %llu series watched; OBSERVED/EXPECTED are from the window the anomaly opened in\n",
+                (unsigned long long)j.value("open", 0ULL), (unsigned long long)j.value("series", 0ULL));
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +158,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (cmd == "status") return print_status(addr, json);
+    if (cmd == "anomalies") return print_anomalies(addr, json);
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
         if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }

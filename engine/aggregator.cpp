@@ -203,9 +203,11 @@ void Aggregator::record(std::string_view service, const hs_http_exchange& ev, st
     Window& w = windows_[std::size_t{s.endpoint} * config_.windows_kept + latest_slot_];
     if (w.index != window) {
         w.sketch.clear(); // the slot held a window that has now expired
+        w.errors = 0;
         w.index = window;
     }
     w.sketch.add(seconds);
+    if (ev.status >= 500) ++w.errors;
 }
 
 Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
@@ -283,6 +285,35 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
         snap.routes_overflowed.emplace_back(s->name, s->routes.overflowed());
     std::sort(snap.routes_overflowed.begin(), snap.routes_overflowed.end());
     return snap;
+}
+
+std::vector<EndpointWindow> Aggregator::window_stats(std::int64_t window) const {
+    std::vector<EndpointWindow> out;
+    const std::size_t slot = ring_slot(window, config_.windows_kept);
+    for (std::size_t ep = 0; ep < endpoints_.size(); ++ep) {
+        const Window& w = windows_[ep * config_.windows_kept + slot];
+        if (w.index != window || w.sketch.empty()) continue;
+        const Endpoint& e = endpoints_[ep];
+        EndpointWindow o;
+        o.service = services_[e.key.service]->name;
+        o.role = to_role(e.key.role);
+        o.method = std::string(abi::method_name(e.key.method));
+        o.route = std::string(services_[e.key.service]->routes.name(e.key.route));
+        o.peer_address = e.peer_address;
+        o.peer_port = e.key.port;
+        o.count = w.sketch.count();
+        o.errors = w.errors;
+        o.p50 = w.sketch.quantile(0.50);
+        o.p95 = w.sketch.quantile(0.95);
+        o.p99 = w.sketch.quantile(0.99);
+        o.first_window = e.first_window == window;
+        out.push_back(std::move(o));
+    }
+    std::sort(out.begin(), out.end(), [](const EndpointWindow& a, const EndpointWindow& b) {
+        return std::tie(a.service, a.role, a.method, a.route, a.peer_address, a.peer_port) <
+               std::tie(b.service, b.role, b.method, b.route, b.peer_address, b.peer_port);
+    });
+    return out;
 }
 
 const RouteTemplater* Aggregator::routes(std::string_view service) const {

@@ -58,6 +58,12 @@ public:
     // windows are left out.
     Snapshot snapshot(std::chrono::nanoseconds now) const;
 
+    // The quantile window `now` falls in (now / window, rounded down).
+    std::int64_t window_of(std::chrono::nanoseconds now) const { return window_index(now); }
+    // Every endpoint with exchanges in window `w`, sorted like snapshot()'s quantiles;
+    // empty once `w` has left the ring (older than the last windows_kept windows seen).
+    std::vector<EndpointWindow> window_stats(std::int64_t w) const;
+
     const AggregatorConfig& config() const { return config_; }
     // Exchanges dropped because max_series series already exist.
     std::uint64_t series_overflowed() const { return series_overflowed_; }
@@ -102,6 +108,7 @@ private:
     struct Window {
         std::int64_t index; // which window (now / window) the sketch holds
         DDSketch sketch;
+        std::uint64_t errors = 0; // 5xx exchanges in it
     };
     struct Endpoint {
         SeriesKey key;            // status 0

@@ -45,6 +45,20 @@ struct EndpointQuantiles {
     double p50 = 0, p90 = 0, p95 = 0, p99 = 0; // seconds
 };
 
+// One endpoint's figures in one aggregation window: what detection looks at.
+struct EndpointWindow {
+    std::string service;
+    Role role = Role::server;
+    std::string method;
+    std::string route;
+    std::string peer_address; // client role only
+    std::uint16_t peer_port = 0;
+    std::uint64_t count = 0;  // exchanges that ended (first response byte) in the window
+    std::uint64_t errors = 0; // ... of which with a 5xx status
+    double p50 = 0, p95 = 0, p99 = 0; // seconds
+    bool first_window = false;        // the endpoint was first seen in this window
+};
+
 struct Snapshot {
     std::vector<double> latency_bounds_seconds; // upper bounds, ascending, no +Inf
     std::vector<ExchangeSeries> series;

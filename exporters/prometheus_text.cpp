@@ -361,7 +361,31 @@ void render_by_label(Writer& w, std::string_view name, std::string_view help, st
 
 } // namespace
 
-std::string render_prometheus(const engine::Snapshot& snap, const AgentStats& agent) {
+void render_detection(Writer& w, const DetectionStats& d) {
+    if (!d.scores.empty()) {
+        w.family("homeostat_anomaly_score", Type::gauge,
+                 "Anomaly score in [0,1] of a watched series in its latest window (0.8 and above for "
+                 "two windows opens an anomaly). Series still learning are left out.");
+        std::map<std::tuple<std::string, std::string, std::string>, double> merged;
+        for (const auto& s : d.scores) {
+            double& v = merged[{valid_utf8(s.service), valid_utf8(s.endpoint), valid_utf8(s.signal)}];
+            v = std::max(v, s.score);
+        }
+        for (const auto& [k, v] : merged)
+            w.sample("homeostat_anomaly_score",
+                     label_list({{"service", std::get<0>(k)}, {"endpoint", std::get<1>(k)}, {"signal", std::get<2>(k)}}),
+                     std::string_view{format_value(v)});
+    }
+    auto open = sum_by_label(d.open_by_type);
+    for (const auto& t : d.types) open.try_emplace(valid_utf8(t), 0);
+    if (open.empty()) return;
+    w.family("homeostat_anomalies_open", Type::gauge, "Anomalies open now, by type.");
+    for (const auto& [t, n] : open)
+        w.sample("homeostat_anomalies_open", label_list({{"type", t}}), n);
+}
+
+std::string render_prometheus(const engine::Snapshot& snap, const AgentStats& agent,
+                              const DetectionStats* detection) {
     std::string out;
     // A histogram line is ~150 bytes; this avoids most regrowth without a second pass.
     out.reserve(4096 + snap.series.size() * (snap.latency_bounds_seconds.size() + 4) * 160 +
@@ -390,6 +414,8 @@ std::string render_prometheus(const engine::Snapshot& snap, const AgentStats& ag
     dropped.try_emplace(std::string(abi::stat_name(HS_STAT_STORAGE_FAILS)), 0);
     render_by_label(w, "homeostat_events_dropped_total", "Events lost before aggregation, by reason.",
                     "reason", dropped);
+
+    if (detection) render_detection(w, *detection);
 
     w.family("homeostat_unattributed_events_total", Type::counter,
              "Exchanges that could not be attributed to a service.");

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/detect/live_monitor.h"
 #include "engine/snapshot.h"
 #include "exporters/agent_stats.h"
 
@@ -26,6 +27,16 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 // only, no _sum/_count): promtool rejects a `quantile` label on any other type, and
 // "quantiles over a recent sliding window" is what a Prometheus summary is. Endpoints
 // with no exchanges in the covered windows are left out rather than exported as NaN.
-std::string render_prometheus(const engine::Snapshot& snapshot, const AgentStats& agent);
+//
+// With `detection` (live detection enabled): homeostat_anomaly_score{service,endpoint,signal}
+// for every warm series, and homeostat_anomalies_open{type} for every type named in
+// `detection->types` (zeros included) and any other type with an open anomaly.
+struct DetectionStats {
+    std::vector<engine::detect::SeriesScore> scores;
+    std::vector<std::string> types;                                 // always exported
+    std::vector<std::pair<std::string, std::uint64_t>> open_by_type; // duplicates summed
+};
+std::string render_prometheus(const engine::Snapshot& snapshot, const AgentStats& agent,
+                              const DetectionStats* detection = nullptr);
 
 } // namespace homeostat::exporters

@@ -13,24 +13,12 @@
 
 namespace homeostat::engine::detect {
 
-std::string_view severity_name(Severity s) {
-    switch (s) {
-    case Severity::none: return "none";
-    case Severity::warning: return "warning";
-    case Severity::critical: return "critical";
-    }
-    return "none";
-}
-
 namespace {
 
-void check_config(const EnsembleConfig& c) {
-    auto unit = [](double x) { return x >= 0 && x <= 1; };
-    if (!unit(c.open_threshold) || !unit(c.close_threshold) || !unit(c.critical_threshold) ||
-        !unit(c.fired_threshold) || c.close_threshold > c.open_threshold ||
-        c.open_threshold > c.critical_threshold || c.open_points == 0 || c.close_points == 0)
-        throw std::invalid_argument("Ensemble: need 0 <= close <= open <= critical <= 1, "
-                                    "fired in [0,1], open_points and close_points >= 1");
+HysteresisConfig hysteresis_config(const EnsembleConfig& c) {
+    if (!(c.fired_threshold >= 0 && c.fired_threshold <= 1))
+        throw std::invalid_argument("Ensemble: fired_threshold must be in [0,1]");
+    return {c.open_threshold, c.close_threshold, c.open_points, c.close_points, c.critical_threshold};
 }
 
 nlohmann::json config_json(const EnsembleConfig& c) {
@@ -58,8 +46,7 @@ EnsembleConfig config_from_json(const nlohmann::json& j) {
 } // namespace
 
 Ensemble::Ensemble(std::vector<std::unique_ptr<Detector>> detectors, EnsembleConfig config)
-    : config_(config), detectors_(std::move(detectors)) {
-    check_config(config_);
+    : config_(config), detectors_(std::move(detectors)), hysteresis_(hysteresis_config(config)) {
     if (detectors_.empty() || detectors_.size() > kMaxDetectors)
         throw std::invalid_argument("Ensemble: needs 1 to 32 detectors");
     for (const auto& d : detectors_)
@@ -99,55 +86,17 @@ const EnsembleResult& Ensemble::step(const Point& p) {
         r.score.score = detectors_.size() == 1 ? top1 : 0.5 * (top1 + top2);
         r.fired = fired;
         r.lead = lead;
-    } else {
-        // Learning, or a gap: no evidence either way, the hysteresis state stays as it is.
-        r.open = open_;
-        r.severity = severity_;
-        r.since_ns = since_ns_;
-        r.peak = peak_;
-        last_ = r;
-        return last_;
+        const auto st = hysteresis_.step(r.score.score, p.t_ns);
+        r.opened = st.opened;
+        r.resolved = st.resolved;
     }
-
-    const double s = r.score.score;
-    if (!open_) {
-        if (s >= config_.open_threshold) {
-            if (above_++ == 0) run_start_ns_ = p.t_ns;
-            if (above_ >= config_.open_points) {
-                open_ = true;
-                r.opened = true;
-                since_ns_ = run_start_ns_;
-                peak_ = 0;
-                severity_ = Severity::warning;
-                below_ = 0;
-                above_ = 0;
-            }
-        } else {
-            above_ = 0;
-        }
-    }
-    if (open_) {
-        peak_ = std::max(peak_, s);
-        if (s >= config_.critical_threshold) severity_ = Severity::critical;
-        if (s < config_.close_threshold) {
-            if (++below_ >= config_.close_points) {
-                open_ = false;
-                r.resolved = true;
-                below_ = 0;
-            }
-        } else {
-            below_ = 0;
-        }
-    }
-    r.open = open_;
+    // While learning, or on a gap, there is no evidence either way: the state stays.
+    r.open = hysteresis_.open();
     // The resolving point still reports what resolved (severity, since, peak).
-    r.severity = (open_ || r.resolved) ? severity_ : Severity::none;
-    r.since_ns = (open_ || r.resolved) ? since_ns_ : 0;
-    r.peak = (open_ || r.resolved) ? peak_ : 0;
-    if (r.resolved) {
-        severity_ = Severity::none;
-        since_ns_ = 0;
-        peak_ = 0;
+    if (r.open || r.resolved) {
+        r.severity = hysteresis_.severity();
+        r.since_ns = hysteresis_.since_ns();
+        r.peak = hysteresis_.peak();
     }
     last_ = r;
     return last_;
@@ -167,15 +116,11 @@ nlohmann::json Ensemble::save() const {
     return {{"type", kName},
             {"params", config_json(config_)},
             {"detectors", std::move(dets)},
-            {"state",
-             {{"n", n_},
-              {"above", above_},
-              {"below", below_},
-              {"run_start_ns", run_start_ns_},
-              {"open", open_},
-              {"severity", static_cast<int>(severity_)},
-              {"since_ns", since_ns_},
-              {"peak", peak_}}}};
+            {"state", [&] {
+                 auto st = hysteresis_.save_state();
+                 st["n"] = n_;
+                 return st;
+             }()}};
 }
 
 void Ensemble::load(const nlohmann::json& j) {
@@ -191,16 +136,7 @@ void Ensemble::load(const nlohmann::json& j) {
     Ensemble e(std::move(dets), config_from_json(j.at("params")));
     const auto& st = j.at("state");
     e.n_ = st.at("n").get<std::uint64_t>();
-    e.above_ = st.at("above").get<std::uint32_t>();
-    e.below_ = st.at("below").get<std::uint32_t>();
-    e.run_start_ns_ = st.at("run_start_ns").get<std::int64_t>();
-    e.open_ = st.at("open").get<bool>();
-    const int sev = st.at("severity").get<int>();
-    if (sev < 0 || sev > static_cast<int>(Severity::critical))
-        throw std::invalid_argument("Ensemble: bad severity");
-    e.severity_ = static_cast<Severity>(sev);
-    e.since_ns_ = st.at("since_ns").get<std::int64_t>();
-    e.peak_ = st.at("peak").get<double>();
+    e.hysteresis_.load_state(st);
     *this = std::move(e);
 }
 

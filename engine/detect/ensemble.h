@@ -23,11 +23,9 @@
 #include <vector>
 
 #include "engine/detect/detector.h"
+#include "engine/detect/hysteresis.h"
 
 namespace homeostat::engine::detect {
-
-enum class Severity : std::uint8_t { none, warning, critical };
-std::string_view severity_name(Severity s);
 
 struct EnsembleConfig {
     std::uint64_t warmup = 30;
@@ -87,13 +85,7 @@ private:
     std::vector<Score> scores_; // per detector, the last point (reused, no allocation)
     EnsembleResult last_;
     std::uint64_t n_ = 0;
-    std::uint32_t above_ = 0; // consecutive points >= open_threshold while closed
-    std::uint32_t below_ = 0; // consecutive points < close_threshold while open
-    std::int64_t run_start_ns_ = 0;
-    bool open_ = false;
-    Severity severity_ = Severity::none;
-    std::int64_t since_ns_ = 0;
-    double peak_ = 0;
+    Hysteresis hysteresis_;
 };
 
 // ses, holt, ewz, mad, cusum with their defaults, in that order.

@@ -106,6 +106,34 @@ TEST_F(ConfigFile, RangeChecks) {
     EXPECT_NE(d.error().message.find("log_level must be one of"), std::string::npos);
 }
 
+TEST_F(ConfigFile, DetectionKeys) {
+    auto c = load_config(write("detection:\n  enabled: false\n  warmup: 12\n  latency_min_ratio: 2.5\n"
+                               "  latency_min_delta: 20ms\n  save_interval: 5m\n"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_FALSE(c->detection_enabled);
+    EXPECT_EQ(c->detection.warmup, 12u);
+    EXPECT_EQ(c->detection.latency_min_ratio, 2.5);
+    EXPECT_DOUBLE_EQ(c->detection.latency_min_delta_seconds, 0.020);
+    EXPECT_EQ(c->detection_save_interval, std::chrono::minutes(5));
+
+    std::string p = write("detection:\n  enabled: maybe\n");
+    auto bad = load_config(p);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().message, p + ":2: detection.enabled: 'maybe' is not true or false");
+    p = write("detection:\n  error_min_ratio: lots\n");
+    bad = load_config(p);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.error().message, p + ":2: detection.error_min_ratio: 'lots' is not a number");
+    bad = load_config(write("detection:\n  error_min_ratio: 1.5\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("detection.error_min_ratio must be between 0 and 1"), std::string::npos);
+    bad = load_config(write("aggregation:\n  windows_kept: 1\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("windows_kept must be at least 2 while detection is enabled"),
+              std::string::npos);
+    EXPECT_TRUE(load_config(write("aggregation:\n  windows_kept: 1\ndetection:\n  enabled: false\n")).ok());
+}
+
 TEST_F(ConfigFile, SectionMustBeMapping) {
     std::string p = write("capture: 3\n");
     auto c = load_config(p);
@@ -134,4 +162,18 @@ TEST(ShippedConfig, LoadsAndEqualsDefaults) {
     EXPECT_EQ(c->window, d.window);
     EXPECT_EQ(c->windows_kept, d.windows_kept);
     EXPECT_EQ(c->max_routes_per_service, d.max_routes_per_service);
+    EXPECT_EQ(c->state_dir, d.state_dir);
+    EXPECT_EQ(c->detection_enabled, d.detection_enabled);
+    EXPECT_EQ(c->detection.warmup, d.detection.warmup);
+    EXPECT_EQ(c->detection.min_requests, d.detection.min_requests);
+    EXPECT_EQ(c->detection.latency_min_ratio, d.detection.latency_min_ratio);
+    EXPECT_EQ(c->detection.latency_min_delta_seconds, d.detection.latency_min_delta_seconds);
+    EXPECT_EQ(c->detection.error_min_ratio, d.detection.error_min_ratio);
+    EXPECT_EQ(c->detection.error_min_requests, d.detection.error_min_requests);
+    EXPECT_EQ(c->detection.error_min_errors, d.detection.error_min_errors);
+    EXPECT_EQ(c->detection.traffic_min_ratio, d.detection.traffic_min_ratio);
+    EXPECT_EQ(c->detection.traffic_min_requests, d.detection.traffic_min_requests);
+    EXPECT_EQ(c->detection.new_endpoint_hold, d.detection.new_endpoint_hold);
+    EXPECT_EQ(c->detection.max_series, d.detection.max_series);
+    EXPECT_EQ(c->detection_save_interval, d.detection_save_interval);
 }

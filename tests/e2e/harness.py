@@ -575,6 +575,9 @@ class Daemon:
 
     def start(self, healthz_timeout: float = 30.0, extra_args: Iterable[str] = ()) -> "Daemon":
         self.port = free_port()
+        extra_args = list(extra_args)
+        if "--state-dir" not in extra_args:  # never the host's /var/lib/homeostat
+            extra_args += ["--state-dir", str(self.workdir / "state")]
         argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--log-level",
                 self.log_level, *extra_args]
         self.managed = self.procs.start("homeostatd", argv, cwd=self.workdir)

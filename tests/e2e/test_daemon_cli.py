@@ -86,13 +86,15 @@ class DaemonAndCli(h.DaemonTestCase):
 
     def test_refuses_without_privileges(self):
         r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                 "--bounding-set=-all", h.HOMEOSTATD, "--listen", f"127.0.0.1:{h.free_port()}"])
+                 "--bounding-set=-all", h.HOMEOSTATD, "--listen", f"127.0.0.1:{h.free_port()}",
+                 "--state-dir", str(self.workdir / "state-nocaps")])
         self.assertEqual(r.returncode, 1)
         self.assertIn("homeostatd must run as root", r.stderr)
         self.assertIn("CAP_BPF", r.stderr)
 
     def test_port_in_use_is_explained(self):
-        r = run([h.HOMEOSTATD, "--listen", f"127.0.0.1:{self.daemon.port}"], timeout=30)
+        r = run([h.HOMEOSTATD, "--listen", f"127.0.0.1:{self.daemon.port}",
+                 "--state-dir", str(self.workdir / "state-busy")], timeout=30)
         self.assertEqual(r.returncode, 1)
         self.assertIn("already in use", r.stderr)
         self.assertIn("--listen", r.stderr)

@@ -1,0 +1,172 @@
+#include "agent/detection.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace homeostat::agent {
+namespace {
+
+using engine::detect::Anomaly;
+
+// Values in the unit a reader expects for the signal.
+std::string show(const std::string& signal, double v) {
+    if (signal == "latency_p95") return fmt::format("{:.2f} ms", v * 1e3);
+    if (signal == "error_ratio") return fmt::format("{:.1f} %", v * 1e2);
+    return fmt::format("{:.0f}", v);
+}
+
+void log_change(const Anomaly& a) {
+    const auto& e = a.open ? a.at_open : a.evidence;
+    std::string detectors;
+    for (const auto& d : e.detectors) detectors += (detectors.empty() ? "" : ",") + d;
+    if (a.open)
+        spdlog::warn("anomaly #{} opened: {} ({}) service={} endpoint=\"{}\" {}: observed {}, expected {} "
+                     "(interval {} .. {}), {} requests in the window, detectors [{}]",
+                     a.id, a.type, engine::detect::severity_name(a.severity), a.service, a.endpoint, a.signal,
+                     show(a.signal, e.observed), show(a.signal, e.expected), show(a.signal, e.lower),
+                     show(a.signal, e.upper), e.requests, detectors);
+    else
+        spdlog::info("anomaly #{} resolved: {} ({}) service={} endpoint=\"{}\" after {:.0f} s, peak score {:.2f}",
+                     a.id, a.type, engine::detect::severity_name(a.severity), a.service, a.endpoint,
+                     a.resolved_at - a.started_at, a.peak);
+}
+
+} // namespace
+
+Detection::Detection(DetectionOptions options, const engine::Aggregator& aggregator, std::chrono::nanoseconds start)
+    : options_(std::move(options)), aggregator_(aggregator), monitor_(options_.live),
+      next_window_(aggregator.window_of(start) + 1) {}
+
+void Detection::load_state() {
+    const auto& path = options_.state_file;
+    if (path.empty()) return;
+    std::ifstream f(path);
+    if (!f) {
+        if (errno != ENOENT)
+            spdlog::warn("detection: cannot read {}: {}; starting without saved baselines", path.string(),
+                         std::strerror(errno));
+        return;
+    }
+    try {
+        monitor_.load(nlohmann::json::parse(f));
+    } catch (const std::exception& e) {
+        auto bad = path;
+        bad += ".bad";
+        std::error_code ec;
+        std::filesystem::rename(path, bad, ec);
+        spdlog::error("detection: {} is not a usable detector state ({}); set aside as {}; learning afresh",
+                      path.string(), e.what(), bad.string());
+        return;
+    }
+    const std::int64_t started = next_window_ - 1;
+    if (monitor_.last_window() >= started) {
+        // The monotonic clock restarted (a reboot): keep the baselines, restart the axis.
+        spdlog::info("detection: saved state is ahead of this boot's clock; baselines kept");
+        monitor_.restart_clock(started);
+    }
+    spdlog::info("detection: restored {} series and {} anomalies from {}", monitor_.series_count(),
+                 monitor_.anomalies().size(), path.string());
+}
+
+bool Detection::save_state() {
+    const auto& path = options_.state_file;
+    if (path.empty()) return true;
+    auto fail = [&](const std::string& what) {
+        if (what != last_save_error_)
+            spdlog::error("detection: cannot save state to {}: {}; baselines will not survive a restart "
+                          "(detection goes on)", path.string(), what);
+        last_save_error_ = what;
+        return false;
+    };
+    std::error_code ec;
+    if (auto dir = path.parent_path(); !dir.empty()) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec) return fail("creating " + dir.string() + ": " + ec.message());
+    }
+    const std::string text = monitor_.save().dump();
+    auto tmp = path;
+    tmp += ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return fail(std::string("open ") + tmp.string() + ": " + std::strerror(errno));
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const std::string err = std::strerror(errno);
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return fail("writing " + tmp.string() + ": " + err); // e.g. a full disk: the old file stays
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        const std::string err = std::strerror(errno);
+        ::unlink(tmp.c_str());
+        return fail("syncing " + tmp.string() + ": " + err);
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) return fail("renaming " + tmp.string() + ": " + ec.message());
+    if (!last_save_error_.empty()) spdlog::info("detection: state saved to {} again", path.string());
+    last_save_error_.clear();
+    return true;
+}
+
+void Detection::tick(std::chrono::nanoseconds now, double unix_now) {
+    const auto window = aggregator_.config().window;
+    // Window w is closed once now >= (w + 1) * window + grace.
+    const std::int64_t last_closed = aggregator_.window_of(now - options_.grace) - 1;
+    if (last_closed < next_window_) return;
+    // Windows older than the aggregator's ring are gone (the daemon was stalled): skip.
+    const auto kept = static_cast<std::int64_t>(aggregator_.config().windows_kept);
+    const std::int64_t newest_in_ring = aggregator_.window_of(now);
+    if (next_window_ <= newest_in_ring - kept) {
+        spdlog::warn("detection: windows {}..{} were not observed in time and are skipped", next_window_,
+                     newest_in_ring - kept);
+        next_window_ = newest_in_ring - kept + 1;
+    }
+    for (std::int64_t w = next_window_; w <= last_closed; ++w) {
+        const auto stats = aggregator_.window_stats(w);
+        engine::detect::WindowInput in;
+        in.window = w;
+        in.window_seconds = std::chrono::duration<double>(window).count();
+        const auto end = std::chrono::nanoseconds((w + 1) * window.count());
+        in.end_unix = unix_now - std::chrono::duration<double>(now - end).count();
+        in.endpoints = &stats;
+        for (const auto& a : monitor_.observe(in)) log_change(a);
+    }
+    next_window_ = last_closed + 1;
+}
+
+std::chrono::nanoseconds Detection::next_due(std::chrono::nanoseconds now) const {
+    const auto window = aggregator_.config().window;
+    const auto due = std::chrono::nanoseconds((aggregator_.window_of(now - options_.grace) + 1) * window.count()) +
+                     options_.grace;
+    return due - now;
+}
+
+nlohmann::json Detection::to_json() const {
+    nlohmann::json list = nlohmann::json::array();
+    std::size_t open = 0;
+    for (const auto& a : monitor_.anomalies()) {
+        open += a.open;
+        list.push_back(engine::detect::to_json(a));
+    }
+    const auto& c = monitor_.config();
+    return {{"open", open},
+            {"anomalies", std::move(list)},
+            {"series", monitor_.series_count()},
+            {"series_overflowed", monitor_.series_overflowed()},
+            {"window_seconds", std::chrono::duration<double>(aggregator_.config().window).count()},
+            {"warmup_windows", c.warmup},
+            {"state_file", options_.state_file.string()}};
+}
+
+} // namespace homeostat::agent

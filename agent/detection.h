@@ -1,0 +1,59 @@
+// Live detection in the daemon: feeds each closed aggregation window to the LiveMonitor,
+// logs anomalies as they open and resolve, and keeps the detector state in a file so a
+// restarted daemon keeps its baselines (and its open anomalies).
+//
+// Windows live on the kernel's monotonic clock (the events' timestamps). Window w is
+// observed once the clock is past its end plus a grace period, so late-drained events
+// still count in it. The window the daemon started in is partial and is not observed
+// (its counts would teach the baselines a traffic dip that never happened).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/aggregator.h"
+#include "engine/detect/live_monitor.h"
+
+namespace homeostat::agent {
+
+struct DetectionOptions {
+    engine::detect::LiveConfig live;
+    std::chrono::nanoseconds grace{std::chrono::milliseconds(300)};
+    std::filesystem::path state_file; // empty: nothing persists
+};
+
+class Detection {
+public:
+    // `start` is the monotonic time the daemon started observing.
+    Detection(DetectionOptions options, const engine::Aggregator& aggregator, std::chrono::nanoseconds start);
+
+    // Loads the state file if there is one. A missing file is normal (first start); an
+    // unreadable or malformed one is logged and set aside (renamed *.bad), never fatal.
+    void load_state();
+    // Writes the state atomically (temp file in the same directory, fsync, rename), mode
+    // 0600. Returns false (and logs, once per kind of error) when it cannot.
+    bool save_state();
+
+    // Observes every window that closed by `now` (monotonic) and has not been observed;
+    // `unix_now` dates the anomalies. Cheap when there is nothing to do.
+    void tick(std::chrono::nanoseconds now, double unix_now);
+    // When tick() next has work: the end of the current window plus the grace period.
+    std::chrono::nanoseconds next_due(std::chrono::nanoseconds now) const;
+
+    const engine::detect::LiveMonitor& monitor() const { return monitor_; }
+    // {"anomalies": [...], "open": N, "series": N, "warmup_windows": N, ...} for the API.
+    nlohmann::json to_json() const;
+
+private:
+    DetectionOptions options_;
+    const engine::Aggregator& aggregator_;
+    engine::detect::LiveMonitor monitor_;
+    std::int64_t next_window_; // the next window to observe
+    std::string last_save_error_;
+};
+
+} // namespace homeostat::agent

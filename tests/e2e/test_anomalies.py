@@ -1,0 +1,233 @@
+"""Live detection against a real server whose behaviour the test changes.
+
+A Python server (servers/py_http_server.py --mode-file) answers /work after ~5 ms and /pay after ~2 ms,
+under a paced load of ~40 requests/s per route from the test (keep-alive, 4 threads per
+route). The daemon runs with 2-second windows and a 10-window warm-up.
+
+ 1. Steady traffic for a minute after the warm-up: no anomaly on the server or on the
+    load generator; every watched series has a score below the open threshold.
+ 2. /work jumps to 200 ms: a latency_spike on "GET /work" (server side) opens within
+    2 windows of the jump, with the baseline (~5 ms) and the observed p95 (~200 ms) as
+    evidence. /pay starts answering 500 half of the time: an error_surge on "GET /pay".
+    Both show on /api/v1/anomalies, on /metrics (homeostat_anomaly_score,
+    homeostat_anomalies_open), in the log and in `homeostat anomalies`.
+ 3. The daemon is restarted on the same state directory: the open anomalies and the
+    baselines come back (scores are exported again after the first full window, with
+    no new warm-up).
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+import http.client
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+WINDOW_S = 2.0
+WARMUP_WINDOWS = 10
+STEADY_S = 60.0
+RATE_PER_THREAD = 10.0  # requests/s
+THREADS_PER_ROUTE = 4
+
+CONFIG = f"""\
+aggregation:
+  window: {int(WINDOW_S)}s
+  windows_kept: 6
+detection:
+  warmup: {WARMUP_WINDOWS}
+  min_requests: 10
+"""
+
+
+class Load:
+    """Paced keep-alive clients, one route per thread; bounded by stop() and by a
+    hard deadline."""
+
+    def __init__(self, port: int, routes: list[str], deadline_s: float):
+        self.port = port
+        self.stop_event = threading.Event()
+        self.deadline = time.monotonic() + deadline_s
+        self.errors: list[str] = []
+        self.threads = [threading.Thread(target=self._run, args=(r,), daemon=True)
+                        for r in routes for _ in range(THREADS_PER_ROUTE)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(10)
+
+    def _run(self, route: str):
+        period = 1.0 / RATE_PER_THREAD
+        conn = None
+        next_at = time.monotonic()
+        while not self.stop_event.is_set() and time.monotonic() < self.deadline:
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", route)
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException) as e:
+                self.errors.append(f"{route}: {e!r}")
+                conn = None
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                self.stop_event.wait(delay)
+            else:
+                next_at = time.monotonic()  # slow server: do not burst to catch up
+        if conn is not None:
+            conn.close()
+
+
+class Anomalies(h.DaemonTestCase):
+    AUTO_DAEMON = False
+    REQUIRED_BINARIES = ()
+
+    @classmethod
+    def start_servers(cls):
+        cls.mode_file = cls.workdir / "mode.json"
+        cls.set_mode(work_ms=5, pay_errors=0.0)
+        cls.port = h.free_port()
+        m = cls.procs.start("pyserver", [sys.executable, str(h.SERVERS / "py_http_server.py"),
+                                           "--port", str(cls.port), "--mode-file",
+                                           str(cls.mode_file)])
+        h.wait_for_port(cls.port, proc=m)
+        cls.config = cls.workdir / "homeostat.yaml"
+        cls.config.write_text(CONFIG)
+        cls.state_dir = cls.workdir / "state"
+        cls.daemon.start(extra_args=["--config", str(cls.config), "--state-dir", str(cls.state_dir)])
+
+    @classmethod
+    def set_mode(cls, work_ms: float, pay_errors: float):
+        tmp = cls.mode_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"routes": {
+            "/work": {"delay_ms": work_ms, "error_ratio": 0.0},
+            "/pay": {"delay_ms": 2, "error_ratio": pay_errors}}}))
+        os.replace(tmp, cls.mode_file)
+
+    def anomalies(self) -> dict:
+        status, _, body = self.daemon.get("/api/v1/anomalies")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def ours(self, doc: dict) -> list[dict]:
+        """Anomalies of the server under test or of the test's own client side."""
+        server = h.port_service(self.port)
+        return [a for a in doc["anomalies"]
+                if server(a["service"]) or f":{self.port}/" in a["endpoint"]]
+
+    def wait_for(self, type_: str, endpoint: str, timeout: float) -> tuple[dict, float]:
+        server = h.port_service(self.port)
+        deadline = time.monotonic() + timeout
+        doc = {}
+        while time.monotonic() < deadline:
+            doc = self.anomalies()
+            for a in doc["anomalies"]:
+                if (a["type"] == type_ and a["endpoint"] == endpoint and server(a["service"])
+                        and a["role"] == "server" and a["state"] == "open"):
+                    return a, time.time()
+            time.sleep(0.1)
+        self.fail(f"no open {type_} on {endpoint} within {timeout:.1f} s; anomalies:\n"
+                  f"{json.dumps(doc, indent=1)[:4000]}\nlog:\n{self.daemon.managed.log_tail(20)}")
+
+    def test_live_detection(self):
+        load = Load(self.port, ["/work", "/pay"],
+                    deadline_s=(WARMUP_WINDOWS + 4) * WINDOW_S + STEADY_S + 120).start()
+        self.addCleanup(load.stop)
+        server = h.port_service(self.port)
+
+        # 1. warm-up, then a steady minute: nothing.
+        time.sleep((WARMUP_WINDOWS + 3) * WINDOW_S)
+        t_end = time.monotonic() + STEADY_S
+        while time.monotonic() < t_end:
+            noise = self.ours(self.anomalies())
+            self.assertEqual(noise, [], "anomalies on steady traffic:\n" + json.dumps(noise, indent=1))
+            time.sleep(5)
+        self.assertEqual(load.errors, [])
+        m = self.daemon.scrape()
+        scores = [s for s in m.select("homeostat_anomaly_score", service=server)]
+        signals = {(s.l["endpoint"], s.l["signal"]) for s in scores}
+        for want in [("GET /work", "latency_p95"), ("GET /pay", "error_ratio"), ("*", "request_rate")]:
+            self.assertIn(want, signals, "warm series missing from /metrics:\n"
+                          + m.related("homeostat_anomaly_score", {}))
+        self.assertTrue(all(s.value < 0.8 for s in scores), "\n".join(map(str, scores)))
+
+        # 2. latency jump and error surge.
+        t_jump = time.time()
+        self.set_mode(work_ms=200, pay_errors=0.5)
+        spike, seen = self.wait_for("latency_spike", "GET /work", timeout=2 * WINDOW_S + 3)
+        grace = 1.0  # the window is observed just after it closes, then the test polls
+        self.assertLessEqual(seen - t_jump, 2 * WINDOW_S + grace,
+                             f"latency_spike seen {seen - t_jump:.2f} s after the jump")
+        self.assertLessEqual(spike["opened_at"] - t_jump, 2 * WINDOW_S + 0.5, spike)
+        self.assertEqual(spike["signal"], "latency_p95")
+        self.assertLess(spike["at_open"]["expected"], 0.03, spike)
+        self.assertGreater(spike["at_open"]["observed"], 0.15, spike)
+        self.assertGreaterEqual(len(spike["at_open"]["detectors"]), 2, spike)
+
+        surge, seen_surge = self.wait_for("error_surge", "GET /pay", timeout=3 * WINDOW_S + 3)
+        self.assertLessEqual(seen_surge - t_jump, 3 * WINDOW_S + grace)
+        self.assertEqual(surge["signal"], "error_ratio")
+        self.assertGreater(surge["at_open"]["observed"], 0.25, surge)
+        self.assertLess(surge["at_open"]["expected"], 0.02, surge)
+
+        m = self.daemon.scrape()
+        self.assertGreaterEqual(m.sum("homeostat_anomalies_open", type="latency_spike"), 1)
+        self.assertGreaterEqual(m.sum("homeostat_anomalies_open", type="error_surge"), 1)
+        lat = m.select("homeostat_anomaly_score", service=server, endpoint="GET /work",
+                       signal="latency_p95")
+        self.assertEqual(len(lat), 1)
+        self.assertGreaterEqual(lat[0].value, 0.8)
+        log = self.daemon.log_text()
+        self.assertRegex(log, r"anomaly #\d+ opened: latency_spike .*endpoint=\"GET /work\"")
+        self.assertRegex(log, r"anomaly #\d+ opened: error_surge .*endpoint=\"GET /pay\"")
+        cli = h.run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{self.daemon.port}", "anomalies"],
+                    timeout=10)
+        self.assertIn("latency_spike", cli.stdout)
+        self.assertIn("GET /work", cli.stdout)
+        self.assertIn("error_surge", cli.stdout)
+
+        # 3. restart on the same state: anomalies and baselines come back.
+        self.set_mode(work_ms=5, pay_errors=0.0)
+        open_ids = {a["id"] for a in self.anomalies()["anomalies"] if a["state"] == "open"}
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.managed.log_tail(20))
+        state = self.state_dir / "detector-state.json"
+        self.assertTrue(state.is_file(), f"no {state} after SIGTERM")
+        self.assertEqual(state.stat().st_mode & 0o077, 0, "state file readable by others")
+        self.assertIn("detection: state saved", self.daemon.log_text())
+
+        (self.workdir / "restart").mkdir(exist_ok=True)
+        procs = h.ProcessSet(self.workdir / "restart")  # its own log file
+        self.addClassCleanup(procs.stop_all)
+        restarted = h.Daemon(procs, self.workdir / "restart")
+        restarted.start(extra_args=["--config", str(self.config), "--state-dir", str(self.state_dir)])
+        type(self).daemon = restarted
+        doc = self.anomalies()
+        self.assertGreater(doc["series"], 0)
+        restored = {a["id"] for a in doc["anomalies"]}
+        self.assertTrue(open_ids <= restored, f"{open_ids} not all in {restored}")
+        self.assertIn("detection: restored", restarted.log_text())
+        # Warm at once: scores for the server come back after the first full window.
+        deadline = time.monotonic() + 3 * WINDOW_S + 2
+        while time.monotonic() < deadline:
+            got = restarted.scrape().select("homeostat_anomaly_score", service=server,
+                                            endpoint="GET /pay", signal="error_ratio")
+            if got:
+                break
+            time.sleep(0.2)
+        self.assertTrue(got, "no warm score within 3 windows of the restart: baselines lost?")
+        load.stop()
+        self.assertEqual(load.errors, [])
+
+
+if __name__ == "__main__":
+    h.main()
