@@ -181,7 +181,7 @@ Result<void> validate(const Config& c) {
         if (c.windows_kept < 2)
             return Error{"aggregation.windows_kept must be at least 2 while detection is enabled "
                          "(a window is observed just after it closes)"};
-        if (d.warmup < 1) return Error{"detection.warmup must be at least 1 window"};
+        if (d.warmup < 3) return Error{"detection.warmup must be at least 3 windows"};
         if (!(d.latency_min_ratio >= 1)) return Error{"detection.latency_min_ratio must be >= 1"};
         if (!(d.traffic_min_ratio >= 1)) return Error{"detection.traffic_min_ratio must be >= 1"};
         if (!(d.error_min_ratio >= 0 && d.error_min_ratio <= 1))

@@ -119,11 +119,12 @@ bool Detection::save_state() {
     return true;
 }
 
-void Detection::tick(std::chrono::nanoseconds now, double unix_now) {
+std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_now) {
+    std::vector<Anomaly> changes;
     const auto window = aggregator_.config().window;
     // Window w is closed once now >= (w + 1) * window + grace.
     const std::int64_t last_closed = aggregator_.window_of(now - options_.grace) - 1;
-    if (last_closed < next_window_) return;
+    if (last_closed < next_window_) return changes;
     // Windows older than the aggregator's ring are gone (the daemon was stalled): skip.
     const auto kept = static_cast<std::int64_t>(aggregator_.config().windows_kept);
     const std::int64_t newest_in_ring = aggregator_.window_of(now);
@@ -140,9 +141,13 @@ void Detection::tick(std::chrono::nanoseconds now, double unix_now) {
         const auto end = std::chrono::nanoseconds((w + 1) * window.count());
         in.end_unix = unix_now - std::chrono::duration<double>(now - end).count();
         in.endpoints = &stats;
-        for (const auto& a : monitor_.observe(in)) log_change(a);
+        for (auto& a : monitor_.observe(in)) {
+            if (options_.log_changes) log_change(a);
+            changes.push_back(std::move(a));
+        }
     }
     next_window_ = last_closed + 1;
+    return changes;
 }
 
 std::chrono::nanoseconds Detection::next_due(std::chrono::nanoseconds now) const {

@@ -24,6 +24,7 @@ struct DetectionOptions {
     engine::detect::LiveConfig live;
     std::chrono::nanoseconds grace{std::chrono::milliseconds(300)};
     std::filesystem::path state_file; // empty: nothing persists
+    bool log_changes = true;          // anomalies opening/resolving go to the log
 };
 
 class Detection {
@@ -39,8 +40,9 @@ public:
     bool save_state();
 
     // Observes every window that closed by `now` (monotonic) and has not been observed;
-    // `unix_now` dates the anomalies. Cheap when there is nothing to do.
-    void tick(std::chrono::nanoseconds now, double unix_now);
+    // `unix_now` dates the anomalies. Returns what opened or resolved. Cheap when there
+    // is nothing to do.
+    std::vector<engine::detect::Anomaly> tick(std::chrono::nanoseconds now, double unix_now);
     // When tick() next has work: the end of the current window plus the grace period.
     std::chrono::nanoseconds next_due(std::chrono::nanoseconds now) const;
 

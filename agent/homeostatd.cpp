@@ -47,6 +47,9 @@ options:
   --listen ADDR:PORT where /metrics, /healthz and /api/v1 listen (default 127.0.0.1:9464)
   --state-dir DIR    where detector baselines are kept across restarts
                      (default /var/lib/homeostat)
+  --record FILE      also write every HTTP exchange (with its service) to FILE, for
+                     `homeostat replay FILE`; stops at --record-limit bytes
+  --record-limit N   default 1073741824 (1 GiB)
   --log-level LEVEL  trace, debug, info, warn, error (default info)
   --check-config     load and validate the configuration, then exit
   --version          print the version and exit
@@ -77,7 +80,8 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-    std::string config_path, listen_flag, level_flag, state_dir_flag;
+    std::string config_path, listen_flag, level_flag, state_dir_flag, record_path;
+    std::uint64_t record_limit = 1ull << 30;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -92,6 +96,16 @@ int main(int argc, char** argv) {
         else if (a == "--listen") listen_flag = value("--listen");
         else if (a == "--log-level") level_flag = value("--log-level");
         else if (a == "--state-dir") state_dir_flag = value("--state-dir");
+        else if (a == "--record") record_path = value("--record");
+        else if (a == "--record-limit") {
+            const std::string v = value("--record-limit");
+            char* end = nullptr;
+            record_limit = std::strtoull(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || record_limit < 4096) {
+                std::fprintf(stderr, "homeostatd: --record-limit needs a byte count of at least 4096, got '%s'\n", v.c_str());
+                return 2;
+            }
+        }
         else if (a == "--check-config") check_only = true;
         else if (a == "--version") { std::printf("homeostatd %s (%s, abi %d)\n", HOMEOSTAT_VERSION, HOMEOSTAT_GIT_REV, HS_ABI_VERSION); return 0; }
         else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
@@ -135,6 +149,15 @@ int main(int argc, char** argv) {
     acfg.max_routes_per_service = cfg.max_routes_per_service;
     engine::Aggregator aggregator(acfg);
     agent::Pipeline pipeline(aggregator, identity);
+    std::unique_ptr<agent::Recorder> recorder;
+    if (!record_path.empty()) {
+        const auto offset = static_cast<std::int64_t>(unix_now() * 1e9) - monotonic_now().count();
+        auto r = agent::Recorder::open(record_path, record_limit, offset);
+        if (!r) return fail("--record: " + r.error().message);
+        recorder = std::move(r.value());
+        pipeline.set_recorder(recorder.get());
+        spdlog::info("recording every HTTP exchange to {} (at most {} bytes)", record_path, record_limit);
+    }
 
     std::unique_ptr<agent::Detection> detection;
     if (cfg.detection_enabled) {
@@ -254,6 +277,7 @@ int main(int argc, char** argv) {
         drain.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             capture.value()->consume();
+            if (recorder) recorder->flush();
             tick();
         });
     };
@@ -315,6 +339,10 @@ int main(int argc, char** argv) {
     capture.value().reset(); // detaches every program before we exit
     if (detection && detection->save_state())
         spdlog::info("detection: state saved");
+    if (recorder) {
+        recorder->flush();
+        spdlog::info("recorded {} exchanges to {}", recorder->records(), record_path);
+    }
     spdlog::info("stopped; all programs detached");
     return 0;
 }

@@ -21,6 +21,7 @@ void Pipeline::on_record(std::span<const std::byte> bytes) {
             if (spdlog::should_log(spdlog::level::trace))
                 spdlog::trace("exchange {} service={}", abi::to_string(*ev), service);
             aggregator_.record(service, *ev, std::chrono::nanoseconds(ev->resp_start_ns));
+            if (recorder_) recorder_->write(service, *ev);
             return;
         }
         break;

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "agent/identity.h"
+#include "agent/recording.h"
 #include "engine/aggregator.h"
 
 namespace homeostat::agent {
@@ -24,11 +25,14 @@ public:
         : aggregator_(aggregator), identity_(identity) {}
 
     void on_record(std::span<const std::byte> bytes);
+    // Every exchange also goes to `recorder` (homeostatd --record), when set.
+    void set_recorder(Recorder* recorder) { recorder_ = recorder; }
     const PipelineCounters& counters() const { return counters_; }
 
 private:
     engine::Aggregator& aggregator_;
     ServiceResolver& identity_;
+    Recorder* recorder_ = nullptr;
     PipelineCounters counters_;
 };
 

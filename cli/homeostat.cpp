@@ -9,9 +9,13 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/config.h"
+#include "agent/detection.h"
+#include "agent/recording.h"
 #include "agent/fd.h"
 #include "agent/result.h"
 #include "agent/version.h"
@@ -28,6 +32,10 @@ commands:
   anomalies            open and recent anomalies with their evidence
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
+  replay FILE [--config CONFIG]
+                       run a recording (homeostatd --record FILE) through the engine
+                       and live detection, and print the anomaly timeline; windows,
+                       warm-up and thresholds come from CONFIG (default: built-in)
   version              print the version
 
 --addr defaults to 127.0.0.1:9464 (the daemon's default --listen).
@@ -138,6 +146,87 @@ int print_anomalies(const std::string& addr, bool json) {
     return 0;
 }
 
+int replay(const std::vector<std::string>& args, bool json) {
+    std::string file, config_path;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--config" && i + 1 < args.size()) config_path = args[++i];
+        else if (file.empty()) file = args[i];
+        else { std::fprintf(stderr, "homeostat replay: unexpected argument '%s'\n", args[i].c_str()); return 2; }
+    }
+    if (file.empty()) { std::fprintf(stderr, "homeostat replay: which recording? (homeostat replay FILE)\n"); return 2; }
+    agent::Config cfg;
+    if (!config_path.empty()) {
+        auto c = agent::load_config(config_path);
+        if (!c) { std::fprintf(stderr, "%s\n", c.error().message.c_str()); return 1; }
+        cfg = c.value();
+    }
+    auto reader = agent::RecordReader::open(file);
+    if (!reader) { std::fprintf(stderr, "homeostat replay: %s\n", reader.error().message.c_str()); return 1; }
+    auto& rd = *reader.value();
+
+    engine::AggregatorConfig acfg;
+    acfg.window = cfg.window;
+    acfg.windows_kept = cfg.windows_kept;
+    acfg.max_routes_per_service = cfg.max_routes_per_service;
+    engine::Aggregator aggregator(acfg);
+    std::unique_ptr<agent::Detection> detection;
+    const double offset_s = static_cast<double>(rd.unix_minus_monotonic_ns()) / 1e9;
+    auto unix_of = [&](std::chrono::nanoseconds t) { return static_cast<double>(t.count()) / 1e9 + offset_s; };
+
+    std::uint64_t exchanges = 0, opened = 0, resolved = 0;
+    auto print = [&](const engine::detect::Anomaly& a) {
+        (a.open ? opened : resolved)++;
+        if (json) {
+            auto j = engine::detect::to_json(a);
+            j["event"] = a.open ? "opened" : "resolved";
+            std::printf("%s\n", j.dump().c_str());
+            return;
+        }
+        const auto& e = a.open ? a.at_open : a.evidence;
+        std::printf("%s  %-8s #%-4llu %-14s %-8s %-24s %-32s %s observed %s, expected %s\n",
+                    show_time(a.open ? a.opened_at : a.resolved_at).c_str(), a.open ? "OPEN" : "RESOLVED",
+                    (unsigned long long)a.id, a.type.c_str(), std::string(engine::detect::severity_name(a.severity)).c_str(),
+                    a.service.c_str(), a.endpoint.c_str(), a.signal.c_str(), show_value(a.signal, e.observed).c_str(),
+                    show_value(a.signal, e.expected).c_str());
+    };
+    std::chrono::nanoseconds first{0}, last{0};
+    while (auto r = rd.next()) {
+        const std::chrono::nanoseconds t(r->event.resp_start_ns);
+        if (!detection) {
+            first = t;
+            agent::DetectionOptions o;
+            o.live = cfg.detection;
+            o.grace = std::chrono::nanoseconds(0); // no ring buffer to wait for
+            o.log_changes = false;
+            detection = std::make_unique<agent::Detection>(o, aggregator, t);
+        }
+        // Windows that closed before this exchange are observed first, as live.
+        for (const auto& a : detection->tick(t, unix_of(t))) print(a);
+        aggregator.record(r->service, r->event, t);
+        last = std::max(last, t);
+        ++exchanges;
+    }
+    if (detection) {
+        // The last window is closed by the end of the recording.
+        const auto end = std::chrono::nanoseconds((aggregator.window_of(last) + 1) * cfg.window.count());
+        for (const auto& a : detection->tick(end, unix_of(end))) print(a);
+    }
+    const double windows = exchanges ? static_cast<double>((last - first).count()) / static_cast<double>(cfg.window.count()) : 0;
+    if (json)
+        std::printf("{\"event\":\"summary\",\"exchanges\":%llu,\"opened\":%llu,\"resolved\":%llu,\"error\":%s}\n",
+                    (unsigned long long)exchanges, (unsigned long long)opened, (unsigned long long)resolved,
+                    nlohmann::json(rd.error()).dump().c_str());
+    else
+        std::printf("replayed %llu exchanges over %.0f windows of %.0f s: %llu anomalies opened, %llu resolved\n",
+                    (unsigned long long)exchanges, windows, std::chrono::duration<double>(cfg.window).count(),
+                    (unsigned long long)opened, (unsigned long long)resolved);
+    if (!rd.error().empty()) {
+        std::fprintf(stderr, "homeostat replay: %s; replayed what came before\n", rd.error().c_str());
+        return 1;
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -159,6 +248,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "status") return print_status(addr, json);
     if (cmd == "anomalies") return print_anomalies(addr, json);
+    if (cmd == "replay") return replay(args, json);
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
         if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }

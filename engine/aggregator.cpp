@@ -289,6 +289,10 @@ Snapshot Aggregator::snapshot(std::chrono::nanoseconds now) const {
 
 std::vector<EndpointWindow> Aggregator::window_stats(std::int64_t window) const {
     std::vector<EndpointWindow> out;
+    // Out of the ring: an endpoint idle since could still hold that window in its slot.
+    if (latest_now_.count() != INT64_MIN &&
+        window <= latest_window_ - static_cast<std::int64_t>(config_.windows_kept))
+        return out;
     const std::size_t slot = ring_slot(window, config_.windows_kept);
     for (std::size_t ep = 0; ep < endpoints_.size(); ++ep) {
         const Window& w = windows_[ep * config_.windows_kept + slot];

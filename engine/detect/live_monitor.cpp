@@ -2,6 +2,12 @@
 
 #include <algorithm>
 #include <map>
+
+#include "engine/detect/cusum.h"
+#include "engine/detect/ew_zscore.h"
+#include "engine/detect/exp_smoothing.h"
+#include "engine/detect/holt.h"
+#include "engine/detect/robust_mad.h"
 #include <stdexcept>
 #include <tuple>
 
@@ -117,6 +123,29 @@ struct Signal {
     }
 };
 
+// The default ensemble's detectors, each learning for the configured warm-up (their own
+// defaults differ, 10 to 30 points): "warmup" means the same thing for every series.
+std::unique_ptr<Ensemble> live_ensemble(const EnsembleConfig& c) {
+    const std::uint64_t w = std::max<std::uint64_t>(c.warmup, 3);
+    ExpSmoothingConfig ses;
+    ses.warmup = w;
+    HoltConfig holt;
+    holt.warmup = w;
+    EwZScoreConfig ewz;
+    ewz.warmup = w;
+    RobustMadConfig mad;
+    mad.warmup = std::min<std::size_t>(w, mad.window);
+    CusumConfig cusum;
+    cusum.warmup = w;
+    std::vector<std::unique_ptr<Detector>> d;
+    d.push_back(std::make_unique<ExpSmoothing>(ses));
+    d.push_back(std::make_unique<Holt>(holt));
+    d.push_back(std::make_unique<EwZScore>(ewz));
+    d.push_back(std::make_unique<RobustMad>(mad));
+    d.push_back(std::make_unique<Cusum>(cusum));
+    return std::make_unique<Ensemble>(std::move(d), c);
+}
+
 Evidence evidence_of(const EnsembleResult& r, const Ensemble& e) {
     Evidence ev;
     ev.expected = r.score.expected;
@@ -151,7 +180,7 @@ nlohmann::json to_json(const Anomaly& a) {
 struct LiveMonitor::Impl {
     struct EndpointState {
         EndpointState(const LiveConfig& c, PoissonRateConfig pc)
-            : latency(make_default_ensemble(ensemble_config(c))), errors(pc), lat(c.hysteresis),
+            : latency(live_ensemble(ensemble_config(c))), errors(pc), lat(c.hysteresis),
               err(c.hysteresis) {}
         std::string service, endpoint;
         Role role = Role::server;
@@ -164,7 +193,7 @@ struct LiveMonitor::Impl {
     };
     struct ServiceState {
         explicit ServiceState(const LiveConfig& c)
-            : traffic(make_default_ensemble(ensemble_config(c))), rate(c.hysteresis) {}
+            : traffic(live_ensemble(ensemble_config(c))), rate(c.hysteresis) {}
         std::unique_ptr<Ensemble> traffic;
         Signal rate;
         bool serves = false; // has had server-role traffic: request_rate is watched

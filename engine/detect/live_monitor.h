@@ -47,7 +47,7 @@ inline const std::vector<std::string>& live_anomaly_types() {
 }
 
 struct LiveConfig {
-    std::uint64_t warmup = 30;       // windows a series learns before it can alert
+    std::uint64_t warmup = 30;       // windows a series learns before it can alert (>= 3)
     std::uint64_t min_requests = 10; // fewer exchanges in a window: no latency point
     double latency_min_ratio = 1.5;  // latency_spike: p95 >= expected * ratio ...
     double latency_min_delta_seconds = 0.005; // ... and >= expected + delta

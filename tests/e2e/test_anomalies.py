@@ -14,6 +14,8 @@ route). The daemon runs with 2-second windows and a 10-window warm-up.
  3. The daemon is restarted on the same state directory: the open anomalies and the
     baselines come back (scores are exported again after the first full window, with
     no new warm-up).
+ 4. The first daemon recorded its event stream (--record); `homeostat replay` runs it
+    through the same engine and detection code and prints the same two anomalies.
 """
 
 import json
@@ -104,7 +106,9 @@ class Anomalies(h.DaemonTestCase):
         cls.config = cls.workdir / "homeostat.yaml"
         cls.config.write_text(CONFIG)
         cls.state_dir = cls.workdir / "state"
-        cls.daemon.start(extra_args=["--config", str(cls.config), "--state-dir", str(cls.state_dir)])
+        cls.recording = cls.workdir / "events.rec"
+        cls.daemon.start(extra_args=["--config", str(cls.config), "--state-dir", str(cls.state_dir),
+                                     "--record", str(cls.recording)])
 
     @classmethod
     def set_mode(cls, work_ms: float, pay_errors: float):
@@ -227,6 +231,26 @@ class Anomalies(h.DaemonTestCase):
         self.assertTrue(got, "no warm score within 3 windows of the restart: baselines lost?")
         load.stop()
         self.assertEqual(load.errors, [])
+
+        # 4. replay the first daemon's recording.
+        cp = h.run([h.HOMEOSTAT_CLI, "replay", str(self.recording), "--config", str(self.config),
+                    "--json"], timeout=60)
+        events = [json.loads(line) for line in cp.stdout.splitlines()]
+        summary = events[-1]
+        self.assertEqual(summary["event"], "summary")
+        self.assertEqual(summary["error"], "")
+        self.assertGreater(summary["exchanges"], 1000)
+        opened = {(e["type"], e["endpoint"]) for e in events[:-1]
+                  if e["event"] == "opened" and server(e["service"]) and e["role"] == "server"}
+        self.assertIn(("latency_spike", "GET /work"), opened, cp.stdout[-3000:])
+        self.assertIn(("error_surge", "GET /pay"), opened, cp.stdout[-3000:])
+        replayed = [e for e in events[:-1] if e["event"] == "opened" and e["type"] == "latency_spike"
+                    and e["endpoint"] == "GET /work" and server(e["service"])][0]
+        self.assertAlmostEqual(replayed["opened_at"], spike["opened_at"], delta=WINDOW_S + 0.5)
+        text = h.run([h.HOMEOSTAT_CLI, "replay", str(self.recording), "--config", str(self.config)],
+                     timeout=60).stdout
+        self.assertRegex(text, r"OPEN +#\d+ +latency_spike")
+        self.assertRegex(text, r"replayed \d+ exchanges over \d+ windows of 2 s")
 
 
 if __name__ == "__main__":

@@ -433,5 +433,44 @@ TEST(Aggregator, SnapshotIsSortedAndIndependentOfArrivalOrder) {
               (std::vector<std::pair<std::string, std::uint64_t>>{{"alpha", 0}, {"mid", 0}, {"zeta", 0}}));
 }
 
+TEST(Aggregator, WindowStatsPerEndpointAndWindow) {
+    AggregatorConfig cfg;
+    cfg.window = 10s;
+    cfg.windows_kept = 3;
+    Aggregator agg(cfg);
+    EventGenerator gen;
+    // Window 1 (10 s .. 20 s): 100 requests on /users/{id}, 1..100 ms, 7 of them 503.
+    for (int i = 1; i <= 100; ++i)
+        agg.record("api", gen.exchange(HS_M_GET, "/users/" + std::to_string(i), i <= 7 ? 503 : 200,
+                                       std::chrono::milliseconds(i)), 10s + std::chrono::milliseconds(i));
+    agg.record("api", gen.exchange(HS_M_POST, "/login", 404, 2ms), 15s);
+    // Window 2: one request.
+    agg.record("api", gen.exchange(HS_M_GET, "/users/1", 200, 3ms), 25s);
+
+    EXPECT_EQ(agg.window_of(19999ms), 1);
+    auto w1 = agg.window_stats(1);
+    ASSERT_EQ(w1.size(), 2u);
+    const auto& users = w1[0].route == "/users/{id}" ? w1[0] : w1[1];
+    const auto& login = w1[0].route == "/login" ? w1[0] : w1[1];
+    EXPECT_EQ(users.service, "api");
+    EXPECT_EQ(users.method, "GET");
+    EXPECT_EQ(users.count, 100u);
+    EXPECT_EQ(users.errors, 7u); // 5xx only: the 404 on /login is not an error
+    EXPECT_NEAR(users.p95, 0.095, 0.095 * 0.02);
+    EXPECT_NEAR(users.p50, 0.050, 0.050 * 0.02);
+    EXPECT_EQ(login.count, 1u);
+    EXPECT_EQ(login.errors, 0u);
+    ASSERT_EQ(agg.window_stats(2).size(), 1u);
+    EXPECT_EQ(agg.window_stats(2)[0].count, 1u);
+    EXPECT_TRUE(agg.window_stats(0).empty());
+    // Window 4 reuses window 1's slot (3 kept): window 1 is gone, not mixed in.
+    agg.record("api", gen.exchange(HS_M_GET, "/users/1", 500, 3ms), 45s);
+    EXPECT_TRUE(agg.window_stats(1).empty());
+    auto w4 = agg.window_stats(4);
+    ASSERT_EQ(w4.size(), 1u);
+    EXPECT_EQ(w4[0].count, 1u);
+    EXPECT_EQ(w4[0].errors, 1u);
+}
+
 } // namespace
 } // namespace homeostat::engine

@@ -355,10 +355,39 @@ TEST(PrometheusText, OutputIsDeterministic) {
     EXPECT_EQ(render_prometheus(snap, agent), first);
 }
 
+DetectionStats rich_detection() {
+    DetectionStats d;
+    d.scores = {{"api", "GET /users/{id}", "latency_p95", 0.93, true},
+                {"api", "GET /users/{id}", "error_ratio", 0, true},
+                {"api", "*", "request_rate", 0.25, true},
+                {"web", "GET http://10.0.0.5:8080/q\"x", "latency_p95", 0.5, true}};
+    d.types = {"latency_spike", "error_surge", "traffic_shift", "new_endpoint"};
+    d.open_by_type = {{"latency_spike", 1}, {"latency_spike", 1}, {"oom_kill", 1}};
+    return d;
+}
+
+TEST(PrometheusText, AnomalyScoresAndOpenCounts) {
+    const auto d = rich_detection();
+    const std::string text = render_prometheus(rich_snapshot(), rich_agent(), &d);
+    EXPECT_THAT(text, HasSubstr("# TYPE homeostat_anomaly_score gauge\n"));
+    EXPECT_THAT(text, HasSubstr(
+        "homeostat_anomaly_score{service=\"api\",endpoint=\"GET /users/{id}\",signal=\"latency_p95\"} 0.93\n"));
+    EXPECT_THAT(text, HasSubstr("homeostat_anomaly_score{service=\"api\",endpoint=\"*\",signal=\"request_rate\"} 0.25\n"));
+    EXPECT_THAT(text, HasSubstr("endpoint=\"GET http://10.0.0.5:8080/q\\\"x\""));
+    // Every known type, zeros included; duplicates summed; unknown open types kept.
+    EXPECT_THAT(text, HasSubstr("homeostat_anomalies_open{type=\"latency_spike\"} 2\n"));
+    EXPECT_THAT(text, HasSubstr("homeostat_anomalies_open{type=\"error_surge\"} 0\n"));
+    EXPECT_THAT(text, HasSubstr("homeostat_anomalies_open{type=\"new_endpoint\"} 0\n"));
+    EXPECT_THAT(text, HasSubstr("homeostat_anomalies_open{type=\"oom_kill\"} 1\n"));
+    // Without detection, neither family.
+    EXPECT_THAT(render_prometheus(rich_snapshot(), rich_agent()), Not(HasSubstr("homeostat_anomal")));
+}
+
 // Every sample belongs to the family declared just before it; each family is declared
 // once with HELP then TYPE, and families do not interleave.
 TEST(PrometheusText, OneHelpAndTypePerFamilyAndNoInterleaving) {
-    const std::string text = render_prometheus(rich_snapshot(), rich_agent());
+    const auto d = rich_detection();
+    const std::string text = render_prometheus(rich_snapshot(), rich_agent(), &d);
     std::map<std::string, int> help, type;
     std::map<std::string, std::string> types;
     std::string current;
@@ -406,7 +435,9 @@ TEST(PrometheusText, OneHelpAndTypePerFamilyAndNoInterleaving) {
     EXPECT_EQ(types["homeostat_unattributed_events_total"], "counter");
     EXPECT_EQ(types["homeostat_build_info"], "gauge");
     EXPECT_EQ(types["process_start_time_seconds"], "gauge");
-    EXPECT_EQ(types.size(), 10u);
+    EXPECT_EQ(types["homeostat_anomaly_score"], "gauge");
+    EXPECT_EQ(types["homeostat_anomalies_open"], "gauge");
+    EXPECT_EQ(types.size(), 12u);
 }
 
 // promtool is part of CI's toolchain: when it is missing this test fails, it never skips.
@@ -420,7 +451,8 @@ TEST(PrometheusText, PromtoolAcceptsTheOutputWithoutWarnings) {
     const auto file = dir / ("homeostat_metrics_" + std::to_string(::getpid()) + ".txt");
     {
         std::ofstream out(file, std::ios::binary);
-        out << render_prometheus(rich_snapshot(), rich_agent());
+        const auto d = rich_detection();
+        out << render_prometheus(rich_snapshot(), rich_agent(), &d);
         ASSERT_TRUE(out.good());
     }
     const std::string cmd = promtool + " check metrics < " + file.string() + " 2>&1";

@@ -1,0 +1,170 @@
+// agent::Detection with a real Aggregator fed generated events: which windows it
+// observes and when, and how its state file behaves (atomic, 0600, a corrupt file set
+// aside, an unwritable place reported without stopping detection).
+#include "agent/detection.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/testing/event_generator.h"
+
+namespace homeostat::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using engine::testing::EventGenerator;
+
+class DetectionTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("homeostat-detection-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        engine::AggregatorConfig ac;
+        ac.window = 1s;
+        ac.windows_kept = 3;
+        agg_ = std::make_unique<engine::Aggregator>(ac);
+        opts_.live.warmup = 5;
+        opts_.grace = 200ms;
+        opts_.state_file = dir_ / "state" / "detector-state.json";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    // 20 requests of `latency` in window w (on the monotonic axis, 1 s windows).
+    void traffic(std::int64_t w, std::chrono::nanoseconds latency, engine::Aggregator* agg = nullptr) {
+        if (!agg) agg = agg_.get();
+        for (int i = 0; i < 20; ++i)
+            agg->record("api", gen_.exchange(HS_M_GET, "/work", 200, latency),
+                         std::chrono::seconds(w) + std::chrono::milliseconds(10 + 40 * i));
+    }
+
+    std::filesystem::path dir_;
+    std::unique_ptr<engine::Aggregator> agg_;
+    DetectionOptions opts_;
+    EventGenerator gen_;
+};
+
+TEST_F(DetectionTest, ObservesEachClosedWindowOnceAfterTheGrace) {
+    Detection d(opts_, *agg_, 100500ms); // started mid-window 100: that one is skipped
+    traffic(100, 5ms);
+    traffic(101, 5ms);
+    d.tick(101900ms, 1e9);
+    EXPECT_EQ(d.monitor().last_window(), INT64_MIN); // 101 not closed yet
+    EXPECT_EQ(d.next_due(101900ms), 300ms);          // 102 s + 200 ms grace
+    d.tick(102100ms, 1e9);
+    EXPECT_EQ(d.monitor().last_window(), INT64_MIN); // closed, but within the grace
+    d.tick(102200ms, 1e9);
+    EXPECT_EQ(d.monitor().last_window(), 101);
+    EXPECT_EQ(d.monitor().series_count(), 2u); // the endpoint and its service
+    const auto saved = d.monitor().save().dump();
+    d.tick(102900ms, 1e9); // nothing new closed
+    EXPECT_EQ(d.monitor().save().dump(), saved);
+}
+
+TEST_F(DetectionTest, LatencySpikeThroughTheRealAggregator) {
+    Detection d(opts_, *agg_, 0s);
+    std::int64_t w = 1;
+    for (; w <= 12; ++w) {
+        traffic(w, std::chrono::microseconds(5000 + 100 * (w % 3)));
+        d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9 + static_cast<double>(w));
+    }
+    EXPECT_TRUE(d.monitor().anomalies().empty());
+    for (int i = 0; i < 2; ++i, ++w) {
+        traffic(w, 200ms);
+        d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9 + static_cast<double>(w));
+    }
+    auto list = d.monitor().anomalies();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].type, "latency_spike");
+    EXPECT_EQ(list[0].endpoint, "GET /work");
+    auto j = d.to_json();
+    EXPECT_EQ(j["open"], 1);
+    EXPECT_EQ(j["anomalies"][0]["type"], "latency_spike");
+    EXPECT_EQ(j["window_seconds"], 1.0);
+}
+
+TEST_F(DetectionTest, WindowsThatLeftTheRingAreSkipped) {
+    Detection d(opts_, *agg_, 0s);
+    traffic(1, 5ms);
+    traffic(10, 5ms); // the daemon was stalled: windows 1..7 are out of the 3-window ring
+    d.tick(10s + 500ms, 1e9);
+    EXPECT_EQ(d.monitor().last_window(), 9);
+}
+
+TEST_F(DetectionTest, StateFileRoundTripIsPrivate) {
+    Detection d(opts_, *agg_, 0s);
+    for (std::int64_t w = 1; w <= 8; ++w) {
+        traffic(w, 5ms);
+        d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9);
+    }
+    ASSERT_TRUE(d.save_state());
+    struct stat st{};
+    ASSERT_EQ(::stat(opts_.state_file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_FALSE(std::filesystem::exists(opts_.state_file.string() + ".tmp"));
+
+    engine::Aggregator agg2(agg_->config());
+    Detection restored(opts_, agg2, 9s + 100ms);
+    restored.load_state();
+    EXPECT_EQ(restored.monitor().save().dump(), d.monitor().save().dump());
+}
+
+TEST_F(DetectionTest, CorruptStateIsSetAsideNotFatal) {
+    std::filesystem::create_directories(opts_.state_file.parent_path());
+    std::ofstream(opts_.state_file) << "{\"format\": 1, \"endpoints\": [tru";
+    Detection d(opts_, *agg_, 0s);
+    d.load_state();
+    EXPECT_EQ(d.monitor().series_count(), 0u);
+    EXPECT_FALSE(std::filesystem::exists(opts_.state_file));
+    EXPECT_TRUE(std::filesystem::exists(opts_.state_file.string() + ".bad"));
+}
+
+TEST_F(DetectionTest, UnwritableStateIsReportedAndDetectionGoesOn) {
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "state") << "a file where the directory should be";
+    Detection d(opts_, *agg_, 0s);
+    d.load_state();
+    EXPECT_FALSE(d.save_state());
+    traffic(1, 5ms);
+    d.tick(2s + 250ms, 1e9);
+    EXPECT_EQ(d.monitor().last_window(), 1);
+}
+
+TEST_F(DetectionTest, RebootedClockKeepsBaselines) {
+    Detection d(opts_, *agg_, 0s);
+    for (std::int64_t w = 1; w <= 8; ++w) {
+        traffic(w, 5ms);
+        d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9);
+    }
+    ASSERT_TRUE(d.save_state());
+    // After a reboot the monotonic clock starts near 0 again.
+    engine::Aggregator agg2(agg_->config());
+    Detection after(opts_, agg2, 0s);
+    after.load_state();
+    EXPECT_EQ(after.monitor().series_count(), 2u);
+    EXPECT_EQ(after.monitor().last_window(), 0); // the partial start window, as always
+    for (std::int64_t w = 1; w <= 2; ++w) {
+        traffic(w, 300ms, &agg2);
+        after.tick(std::chrono::seconds(w + 1) + 250ms, 2e9);
+    }
+    // No new warm-up: the spike on the learned baseline opens at once.
+    ASSERT_EQ(after.monitor().anomalies().size(), 1u);
+    EXPECT_EQ(after.monitor().anomalies()[0].type, "latency_spike");
+}
+
+TEST_F(DetectionTest, NoStateFileMeansNothingPersists) {
+    opts_.state_file.clear();
+    Detection d(opts_, *agg_, 0s);
+    d.load_state();
+    EXPECT_TRUE(d.save_state());
+    EXPECT_FALSE(std::filesystem::exists(dir_));
+}
+
+} // namespace
+} // namespace homeostat::agent
