@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,18 @@ struct EndpointWindow {
     std::uint64_t errors = 0; // ... of which with a 5xx status
     double p50 = 0, p95 = 0, p99 = 0; // seconds
     bool first_window = false;        // the endpoint was first seen in this window
+};
+
+// One service's resource figures over one aggregation window, for detection (from
+// process and cgroup accounting). NaN where unknown.
+struct ServiceWindow {
+    std::string service;
+    double cpu_cores = std::numeric_limits<double>::quiet_NaN();       // average CPU used, in cores
+    double cpu_limit_cores = std::numeric_limits<double>::quiet_NaN(); // quota in cores, else the host's CPUs
+    double memory_bytes = std::numeric_limits<double>::quiet_NaN();    // at the window's end
+    double memory_limit_bytes = std::numeric_limits<double>::quiet_NaN(); // NaN: no limit
+    std::uint64_t oom_kills = 0; // in the window
+    std::uint64_t restarts = 0;  // in the window
 };
 
 struct Snapshot {

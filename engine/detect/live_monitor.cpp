@@ -1,6 +1,7 @@
 #include "engine/detect/live_monitor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "engine/detect/cusum.h"
@@ -43,7 +44,8 @@ Role role_from(const std::string& s) {
 nlohmann::json evidence_json(const Evidence& e) {
     return {{"expected", e.expected},   {"observed", e.observed}, {"lower", e.lower},
             {"upper", e.upper},         {"detectors", e.detectors}, {"window_seconds", e.window_seconds},
-            {"requests", e.requests},   {"errors", e.errors},     {"p99", e.p99}};
+            {"requests", e.requests},   {"errors", e.errors},     {"p99", e.p99},
+            {"limit", e.limit},         {"seconds_to_exhaustion", e.seconds_to_exhaustion}};
 }
 
 Evidence evidence_from(const nlohmann::json& j) {
@@ -57,6 +59,8 @@ Evidence evidence_from(const nlohmann::json& j) {
     e.requests = j.at("requests").get<std::uint64_t>();
     e.errors = j.at("errors").get<std::uint64_t>();
     e.p99 = j.at("p99").get<double>();
+    e.limit = j.at("limit").get<double>();
+    e.seconds_to_exhaustion = j.at("seconds_to_exhaustion").get<double>();
     return e;
 }
 
@@ -193,12 +197,26 @@ struct LiveMonitor::Impl {
     };
     struct ServiceState {
         explicit ServiceState(const LiveConfig& c)
-            : traffic(live_ensemble(ensemble_config(c))), rate(c.hysteresis) {}
+            : traffic(live_ensemble(ensemble_config(c))), rate(c.hysteresis), cpu(cpu_hysteresis(c)),
+              memory(c.hysteresis) {}
         std::unique_ptr<Ensemble> traffic;
         Signal rate;
         bool serves = false; // has had server-role traffic: request_rate is watched
         std::int64_t first_seen = 0, last_seen = 0;
+        // Resources (ServiceWindow).
+        Signal cpu, memory;
+        std::deque<std::pair<std::int64_t, double>> memory_points; // (window, bytes), last N
+        std::uint64_t oom_anomaly = 0;
+        std::int64_t oom_until = 0;
+        std::deque<std::pair<std::int64_t, std::uint64_t>> restarts; // windows with restarts
+        std::uint64_t restart_anomaly = 0;
     };
+
+    static HysteresisConfig cpu_hysteresis(const LiveConfig& c) {
+        HysteresisConfig h = c.hysteresis;
+        h.open_points = std::max<std::uint32_t>(c.cpu_saturation_windows, 1);
+        return h;
+    }
 
     static EnsembleConfig ensemble_config(const LiveConfig& c) {
         EnsembleConfig e;
@@ -342,22 +360,135 @@ struct LiveMonitor::Impl {
         step(s.rate, matters ? r.score.score : 0.0, "traffic_shift", name, "*", "request_rate", Role::server);
     }
 
-    void new_endpoint(EndpointState& s, const EndpointWindow& e) {
+    // An anomaly that is a fact, not a statistic (an OOM kill, a restart loop): opened
+    // at once, with the evidence given. Returns its id.
+    std::uint64_t open_event(const char* type, const std::string& service, const std::string& endpoint,
+                             const char* signal, Role role, Severity sev, const Evidence& ev) {
         Signal sig(config.hysteresis);
         sig.score = 1;
-        sig.evidence.observed = static_cast<double>(e.count);
-        sig.evidence.window_seconds = in->window_seconds;
-        sig.evidence.requests = e.count;
-        sig.evidence.errors = e.errors;
-        sig.evidence.p99 = e.p99;
-        sig.run_start = sig.evidence;
-        open_anomaly(sig, "new_endpoint", s.service, s.endpoint, "endpoint", s.role);
-        auto& a = open.at(sig.anomaly);
-        a.severity = Severity::warning; // worth a look, never an emergency by itself
-        changes->back().severity = Severity::warning;
-        a.started_at = unix_of_window_start(in->window);
+        sig.evidence = ev;
+        sig.run_start = ev;
+        open_anomaly(sig, type, service, endpoint, signal, role);
+        Anomaly& a = open.at(sig.anomaly);
+        a.severity = sev;
         a.peak = 1;
-        s.new_anomaly = sig.anomaly;
+        a.started_at = unix_of_window_start(in->window);
+        changes->back() = a;
+        return sig.anomaly;
+    }
+
+    void observe_cpu(const std::string& name, ServiceState& s, const ServiceWindow& r) {
+        if (!std::isfinite(r.cpu_cores) || !(r.cpu_limit_cores > 0)) return;
+        const double ratio = r.cpu_cores / r.cpu_limit_cores;
+        s.cpu.warm = true;
+        s.cpu.evidence = {};
+        s.cpu.evidence.observed = r.cpu_cores;
+        s.cpu.evidence.expected = r.cpu_limit_cores * config.cpu_saturation_ratio;
+        s.cpu.evidence.upper = s.cpu.evidence.expected;
+        s.cpu.evidence.limit = r.cpu_limit_cores;
+        s.cpu.evidence.window_seconds = in->window_seconds;
+        // Saturated: 0.9 (warning), or 1 (critical) at >= 98 % of the limit; below the
+        // threshold the score stays under the close threshold.
+        const double score = ratio >= config.cpu_saturation_ratio ? (ratio >= 0.98 ? 1.0 : 0.9)
+                                                                  : std::min(ratio, 1.0) * 0.4;
+        step(s.cpu, score, "cpu_saturation", name, "*", "cpu", Role::server);
+    }
+
+    // Least squares over the last memory_trend_windows points; a fit that explains less
+    // than 80 % of the variance is noise, not growth.
+    static bool memory_trend(const std::deque<std::pair<std::int64_t, double>>& pts, double& slope_per_window) {
+        const double n = static_cast<double>(pts.size());
+        double mx = 0, my = 0;
+        for (const auto& [x, y] : pts) {
+            mx += static_cast<double>(x);
+            my += y;
+        }
+        mx /= n;
+        my /= n;
+        double sxx = 0, sxy = 0, syy = 0;
+        for (const auto& [x, y] : pts) {
+            const double dx = static_cast<double>(x) - mx, dy = y - my;
+            sxx += dx * dx;
+            sxy += dx * dy;
+            syy += dy * dy;
+        }
+        if (sxx <= 0 || syy <= 0) return false;
+        slope_per_window = sxy / sxx;
+        return sxy * sxy / (sxx * syy) >= 0.8;
+    }
+
+    void observe_memory(const std::string& name, ServiceState& s, const ServiceWindow& r) {
+        if (!std::isfinite(r.memory_bytes)) return;
+        s.memory_points.emplace_back(in->window, r.memory_bytes);
+        while (s.memory_points.size() > config.memory_trend_windows) s.memory_points.pop_front();
+        s.memory.evidence = {};
+        s.memory.evidence.observed = r.memory_bytes;
+        s.memory.evidence.window_seconds = in->window_seconds;
+        const bool limited = std::isfinite(r.memory_limit_bytes) && r.memory_limit_bytes > 0;
+        s.memory.evidence.limit = limited ? r.memory_limit_bytes : 0;
+        s.memory.evidence.expected = s.memory.evidence.limit;
+        if (s.memory_points.size() < std::max<std::size_t>(config.memory_trend_windows / 2, 3) || !limited) {
+            s.memory.warm = false;
+            return;
+        }
+        s.memory.warm = true;
+        double slope = 0;
+        double score = 0;
+        if (memory_trend(s.memory_points, slope) && slope > 0) {
+            const double per_second = slope / in->window_seconds;
+            const double tte = std::max(r.memory_limit_bytes - r.memory_bytes, 0.0) / per_second;
+            s.memory.evidence.seconds_to_exhaustion = tte;
+            s.memory.evidence.upper = per_second; // bytes/s, for the reader
+            if (tte <= config.memory_horizon_seconds) score = tte <= config.memory_horizon_seconds / 6 ? 1.0 : 0.9;
+        }
+        step(s.memory, score, "memory_growth", name, "*", "memory", Role::server);
+    }
+
+    void observe_ooms(const std::string& name, ServiceState& s, const ServiceWindow& r) {
+        if (r.oom_kills == 0) return;
+        s.oom_until = in->window + static_cast<std::int64_t>(config.oom_hold);
+        if (auto it = open.find(s.oom_anomaly); s.oom_anomaly && it != open.end()) {
+            it->second.evidence.observed += static_cast<double>(r.oom_kills); // more kills, same episode
+            return;
+        }
+        Evidence ev;
+        ev.observed = static_cast<double>(r.oom_kills);
+        ev.limit = std::isfinite(r.memory_limit_bytes) ? r.memory_limit_bytes : 0;
+        ev.window_seconds = in->window_seconds;
+        s.oom_anomaly = open_event("oom_kill", name, "*", "oom_kills", Role::server, Severity::critical, ev);
+    }
+
+    void observe_restarts(const std::string& name, ServiceState& s, const ServiceWindow& r) {
+        if (r.restarts) s.restarts.emplace_back(in->window, r.restarts);
+        const std::int64_t span = config.restart_loop_windows;
+        while (!s.restarts.empty() && s.restarts.front().first <= in->window - span) s.restarts.pop_front();
+        std::uint64_t total = 0;
+        for (const auto& [w, n] : s.restarts) total += n;
+        if (s.restart_anomaly) {
+            if (auto it = open.find(s.restart_anomaly); it != open.end()) it->second.evidence.observed = total;
+            if (total == 0) { // a whole span without a restart
+                resolve_anomaly(s.restart_anomaly);
+                s.restart_anomaly = 0;
+            }
+            return;
+        }
+        if (total < config.restart_loop_restarts) return;
+        Evidence ev;
+        ev.observed = static_cast<double>(total);
+        ev.limit = config.restart_loop_restarts;
+        ev.window_seconds = in->window_seconds * static_cast<double>(span);
+        s.restart_anomaly = open_event("restart_loop", name, "*", "restarts", Role::server, Severity::critical, ev);
+    }
+
+    void new_endpoint(EndpointState& s, const EndpointWindow& e) {
+        Evidence ev;
+        ev.observed = static_cast<double>(e.count);
+        ev.window_seconds = in->window_seconds;
+        ev.requests = e.count;
+        ev.errors = e.errors;
+        ev.p99 = e.p99;
+        // Worth a look, never an emergency by itself.
+        s.new_anomaly = open_event("new_endpoint", s.service, s.endpoint, "endpoint", s.role, Severity::warning, ev);
         s.new_until = in->window + static_cast<std::int64_t>(config.new_endpoint_hold);
     }
 };
@@ -441,14 +572,32 @@ std::vector<Anomaly> LiveMonitor::observe(const WindowInput& in) {
         else ++it;
     }
 
+    if (in.services) {
+        for (const ServiceWindow& r : *in.services) {
+            auto [sit, fresh] = m.services.try_emplace(r.service, m.config);
+            Impl::ServiceState& s = sit->second;
+            if (fresh) s.first_seen = w;
+            s.last_seen = w;
+            m.observe_cpu(r.service, s, r);
+            m.observe_memory(r.service, s, r);
+            m.observe_ooms(r.service, s, r);
+            m.observe_restarts(r.service, s, r);
+        }
+    }
+
     for (auto it = m.services.begin(); it != m.services.end();) {
         Impl::ServiceState& s = it->second;
+        if (s.oom_anomaly && w >= s.oom_until) {
+            m.resolve_anomaly(s.oom_anomaly);
+            s.oom_anomaly = 0;
+        }
         if (s.serves) {
             auto c = served.find(it->first);
             m.observe_traffic(it->first, s, c == served.end() ? 0 : c->second);
         }
         const bool idle = w - s.last_seen >= static_cast<std::int64_t>(config_.idle_windows);
-        if (idle && !s.rate.anomaly) it = m.services.erase(it);
+        if (idle && !s.rate.anomaly && !s.cpu.anomaly && !s.memory.anomaly && !s.oom_anomaly && !s.restart_anomaly)
+            it = m.services.erase(it);
         else ++it;
     }
     m.in = nullptr;
@@ -469,6 +618,9 @@ void LiveMonitor::restart_clock(std::int64_t window) {
     for (auto& [name, s] : impl_->services) {
         s.first_seen += shift;
         s.last_seen += shift;
+        s.oom_until += shift;
+        for (auto& p : s.memory_points) p.first += shift;
+        for (auto& p : s.restarts) p.first += shift;
     }
     last_window_ = window;
 }
@@ -488,8 +640,11 @@ std::vector<SeriesScore> LiveMonitor::scores() const {
         if (s.lat.warm) out.push_back({s.service, s.endpoint, "latency_p95", s.lat.score, true});
         if (s.err.warm) out.push_back({s.service, s.endpoint, "error_ratio", s.err.score, true});
     }
-    for (const auto& [name, s] : impl_->services)
+    for (const auto& [name, s] : impl_->services) {
         if (s.serves && s.rate.warm) out.push_back({name, "*", "request_rate", s.rate.score, true});
+        if (s.cpu.warm) out.push_back({name, "*", "cpu", s.cpu.score, true});
+        if (s.memory.warm) out.push_back({name, "*", "memory", s.memory.score, true});
+    }
     std::sort(out.begin(), out.end(), [](const SeriesScore& a, const SeriesScore& b) {
         return std::tie(a.service, a.endpoint, a.signal) < std::tie(b.service, b.endpoint, b.signal);
     });
@@ -509,7 +664,10 @@ nlohmann::json LiveMonitor::save() const {
                        {"new_until", s.new_until}, {"new_anomaly", s.new_anomaly}});
     for (const auto& [name, s] : impl_->services)
         svcs.push_back({{"service", name}, {"traffic", s.traffic->save()}, {"rate", s.rate.save()},
-                        {"serves", s.serves}, {"first_seen", s.first_seen}, {"last_seen", s.last_seen}});
+                        {"serves", s.serves}, {"first_seen", s.first_seen}, {"last_seen", s.last_seen},
+                        {"cpu", s.cpu.save()}, {"memory", s.memory.save()}, {"memory_points", s.memory_points},
+                        {"oom_anomaly", s.oom_anomaly}, {"oom_until", s.oom_until}, {"restarts", s.restarts},
+                        {"restart_anomaly", s.restart_anomaly}});
     for (const auto& a : anomalies())
         list.push_back(to_json(a));
     return {{"format", kFormat},     {"last_window", last_window_}, {"next_id", impl_->next_id},
@@ -544,6 +702,13 @@ void LiveMonitor::load(const nlohmann::json& j) {
         s.serves = e.at("serves").get<bool>();
         s.first_seen = e.at("first_seen").get<std::int64_t>();
         s.last_seen = e.at("last_seen").get<std::int64_t>();
+        s.cpu.load(e.at("cpu"));
+        s.memory.load(e.at("memory"));
+        s.memory_points = e.at("memory_points").get<std::deque<std::pair<std::int64_t, double>>>();
+        s.oom_anomaly = e.at("oom_anomaly").get<std::uint64_t>();
+        s.oom_until = e.at("oom_until").get<std::int64_t>();
+        s.restarts = e.at("restarts").get<std::deque<std::pair<std::int64_t, std::uint64_t>>>();
+        s.restart_anomaly = e.at("restart_anomaly").get<std::uint64_t>();
         m->services.emplace(e.at("service").get<std::string>(), std::move(s));
     }
     for (const auto& e : j.at("anomalies")) {

@@ -11,6 +11,11 @@
 //    the default Ensemble on the window's count; anomaly type traffic_shift, both ways.
 //  - new_endpoint: an endpoint never seen before on a service that has been watched for
 //    the whole warm-up; it stays open for new_endpoint_hold windows.
+//  - per service, from process and cgroup accounting (ServiceWindow): cpu_saturation (CPU
+//    at >= 90 % of the quota, or of the host's cores, for 3 windows), memory_growth (a
+//    linear trend over the last 30 windows that reaches the memory limit within an hour;
+//    the evidence says when), oom_kill (the kernel killed one of its processes; open for
+//    oom_hold windows) and restart_loop (>= 3 restarts within 30 windows).
 //
 // Statistics alone alert on differences nobody cares about (a p95 going from 5.0 to
 // 5.3 ms with a tiny variance is "significant"), so a score only counts when the effect
@@ -42,7 +47,9 @@ namespace homeostat::engine::detect {
 
 // The anomaly types this monitor raises.
 inline const std::vector<std::string>& live_anomaly_types() {
-    static const std::vector<std::string> types = {"latency_spike", "error_surge", "traffic_shift", "new_endpoint"};
+    static const std::vector<std::string> types = {"latency_spike", "error_surge",   "traffic_shift",
+                                                   "new_endpoint",  "cpu_saturation", "memory_growth",
+                                                   "oom_kill",      "restart_loop"};
     return types;
 }
 
@@ -57,6 +64,13 @@ struct LiveConfig {
     double traffic_min_ratio = 2.0;           // traffic_shift: x2 or /2 ...
     std::uint64_t traffic_min_requests = 20;  // ... with this many requests on one side
     std::uint64_t new_endpoint_hold = 6;      // windows a new_endpoint anomaly stays open
+    double cpu_saturation_ratio = 0.9;        // cpu_saturation: CPU >= 90 % of quota (or cores) ...
+    std::uint32_t cpu_saturation_windows = 3; // ... for this many windows in a row
+    std::uint32_t memory_trend_windows = 30;  // memory_growth: the trend over this many windows ...
+    double memory_horizon_seconds = 3600;     // ... predicts the limit within this time
+    std::uint64_t oom_hold = 6;               // windows an oom_kill anomaly stays open
+    std::uint32_t restart_loop_restarts = 3;  // restart_loop: this many restarts ...
+    std::uint32_t restart_loop_windows = 30;  // ... within this many windows
     std::size_t max_series = 5000;            // endpoints + services watched
     std::uint64_t idle_windows = 8640;        // forget a series idle this long (24 h of 10 s)
     std::size_t history = 200;                // resolved anomalies kept for the API
@@ -72,6 +86,8 @@ struct Evidence {
     std::uint64_t requests = 0; // in the latest window
     std::uint64_t errors = 0;
     double p99 = 0; // seconds, latency signals
+    double limit = 0;                      // resource signals: the quota or limit (0: none)
+    double seconds_to_exhaustion = -1;     // memory_growth: predicted time to the limit (-1: none)
 };
 
 struct Anomaly {
@@ -79,7 +95,8 @@ struct Anomaly {
     std::string type;     // latency_spike, error_surge, traffic_shift, new_endpoint
     std::string service;
     std::string endpoint; // "GET /users/{id}", "GET http://10.0.0.5:8080/x" (client), "*"
-    std::string signal;   // latency_p95, error_ratio, request_rate, endpoint
+    std::string signal;   // latency_p95, error_ratio, request_rate, endpoint, cpu, memory,
+                          // oom_kills, restarts
     Role role = Role::server;
     Severity severity = Severity::warning;
     bool open = true;
@@ -108,6 +125,7 @@ struct WindowInput {
     double window_seconds = 0;    // its length
     double end_unix = 0;          // wall-clock time of its end
     const std::vector<EndpointWindow>* endpoints = nullptr; // aggregator.window_stats(window)
+    const std::vector<ServiceWindow>* services = nullptr;   // process/cgroup figures, if any
 };
 
 class LiveMonitor {

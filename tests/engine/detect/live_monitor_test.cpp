@@ -338,6 +338,160 @@ TEST(LiveMonitor, RestartedClockKeepsBaselines) {
     EXPECT_NEAR(c[0].at_open.expected, 0.005, 0.0005);
 }
 
+// Resource windows for one service, fed like the daemon does.
+class ResourceFeeder {
+public:
+    explicit ResourceFeeder(LiveMonitor& m) : m_(m) {}
+    std::vector<Anomaly> feed(ServiceWindow r) {
+        r.service = "batch.service";
+        std::vector<ServiceWindow> rs = {r};
+        std::vector<EndpointWindow> none;
+        WindowInput in{w_, 10, 1000 + 10.0 * static_cast<double>(w_ + 1), &none, &rs};
+        ++w_;
+        auto c = m_.observe(in);
+        all.insert(all.end(), c.begin(), c.end());
+        return c;
+    }
+    std::vector<Anomaly> all;
+
+private:
+    LiveMonitor& m_;
+    std::int64_t w_ = 0;
+};
+
+ServiceWindow cpu(double used, double limit) {
+    ServiceWindow r;
+    r.cpu_cores = used;
+    r.cpu_limit_cores = limit;
+    return r;
+}
+
+TEST(LiveMonitor, CpuSaturationAfterThreeWindowsAtTheQuota) {
+    LiveMonitor m(test_config());
+    ResourceFeeder f(m);
+    for (int i = 0; i < 10; ++i) f.feed(cpu(0.5, 2.0));
+    f.feed(cpu(1.95, 2.0)); // one busy window is not saturation
+    f.feed(cpu(0.5, 2.0));
+    EXPECT_TRUE(f.all.empty());
+    f.feed(cpu(1.85, 2.0));
+    f.feed(cpu(1.9, 2.0));
+    EXPECT_TRUE(f.all.empty());
+    auto c = f.feed(cpu(1.99, 2.0));
+    ASSERT_EQ(c.size(), 1u);
+    EXPECT_EQ(c[0].type, "cpu_saturation");
+    EXPECT_EQ(c[0].signal, "cpu");
+    EXPECT_EQ(c[0].service, "batch.service");
+    EXPECT_DOUBLE_EQ(c[0].evidence.limit, 2.0);
+    EXPECT_DOUBLE_EQ(c[0].evidence.observed, 1.99);
+    EXPECT_EQ(m.anomalies()[0].severity, Severity::critical);
+    for (int i = 0; i < 5; ++i) f.feed(cpu(0.5, 2.0));
+    EXPECT_EQ(count_type(f.all, "cpu_saturation", false), 1u);
+}
+
+TEST(LiveMonitor, MemoryGrowthPredictsTheLimit) {
+    LiveMonitor m(test_config());
+    ResourceFeeder f(m);
+    const double limit = 1e9;
+    // 400 MB growing 1 MB per 10 s window (0.1 MB/s): the limit in 6000 s, beyond the hour.
+    double rss = 400e6;
+    for (int i = 0; i < 40; ++i, rss += 1e6) {
+        ServiceWindow r;
+        r.memory_bytes = rss + (i % 3) * 50e3;
+        r.memory_limit_bytes = limit;
+        f.feed(r);
+    }
+    EXPECT_TRUE(f.all.empty());
+    // Now 10 MB per window: 1 MB/s, the remaining ~560 MB in under 10 minutes.
+    for (int i = 0; i < 20 && f.all.empty(); ++i, rss += 10e6) {
+        ServiceWindow r;
+        r.memory_bytes = rss;
+        r.memory_limit_bytes = limit;
+        f.feed(r);
+    }
+    ASSERT_EQ(count_type(f.all, "memory_growth", true), 1u);
+    const Anomaly& a = f.all[0];
+    EXPECT_EQ(a.signal, "memory");
+    EXPECT_DOUBLE_EQ(a.at_open.limit, limit);
+    EXPECT_GT(a.at_open.seconds_to_exhaustion, 0);
+    EXPECT_LT(a.at_open.seconds_to_exhaustion, 3600);
+    // A flat, noisy series without growth never alerts, even close to its limit.
+    LiveMonitor m2(test_config());
+    ResourceFeeder f2(m2);
+    std::mt19937 rng(7);
+    std::normal_distribution<double> noise(0, 5e6);
+    for (int i = 0; i < 200; ++i) {
+        ServiceWindow r;
+        r.memory_bytes = 900e6 + noise(rng);
+        r.memory_limit_bytes = limit;
+        f2.feed(r);
+    }
+    EXPECT_TRUE(f2.all.empty());
+}
+
+TEST(LiveMonitor, OomKillOpensAtOnceAndResolvesAfterTheHold) {
+    LiveConfig c = test_config();
+    c.oom_hold = 3;
+    LiveMonitor m(c);
+    ResourceFeeder f(m);
+    ServiceWindow quiet;
+    f.feed(quiet);
+    ServiceWindow killed;
+    killed.oom_kills = 1;
+    killed.memory_limit_bytes = 64e6;
+    auto opened = f.feed(killed);
+    ASSERT_EQ(opened.size(), 1u);
+    EXPECT_EQ(opened[0].type, "oom_kill");
+    EXPECT_EQ(opened[0].severity, Severity::critical);
+    EXPECT_DOUBLE_EQ(opened[0].at_open.observed, 1);
+    EXPECT_DOUBLE_EQ(opened[0].at_open.limit, 64e6);
+    f.feed(killed); // a second kill extends the same episode
+    EXPECT_EQ(count_type(f.all, "oom_kill", true), 1u);
+    EXPECT_DOUBLE_EQ(m.anomalies()[0].evidence.observed, 2);
+    f.feed(quiet);
+    f.feed(quiet);
+    EXPECT_EQ(count_type(f.all, "oom_kill", false), 0u);
+    f.feed(quiet);
+    EXPECT_EQ(count_type(f.all, "oom_kill", false), 1u);
+}
+
+TEST(LiveMonitor, RestartLoop) {
+    LiveConfig c = test_config();
+    c.restart_loop_restarts = 3;
+    c.restart_loop_windows = 6;
+    LiveMonitor m(c);
+    ResourceFeeder f(m);
+    ServiceWindow one;
+    one.restarts = 1;
+    ServiceWindow none;
+    f.feed(one);
+    for (int i = 0; i < 6; ++i) f.feed(none);
+    f.feed(one); // two restarts, 7 windows apart: not a loop
+    EXPECT_TRUE(f.all.empty());
+    f.feed(none);
+    f.feed(one);
+    f.feed(one);
+    ASSERT_EQ(count_type(f.all, "restart_loop", true), 1u);
+    EXPECT_EQ(f.all[0].at_open.observed, 3);
+    for (int i = 0; i < 5; ++i) f.feed(none);
+    EXPECT_EQ(count_type(f.all, "restart_loop", false), 0u);
+    f.feed(none); // six quiet windows
+    EXPECT_EQ(count_type(f.all, "restart_loop", false), 1u);
+}
+
+TEST(LiveMonitor, ResourceStateSurvivesSaveLoad) {
+    LiveMonitor a(test_config()), b(test_config());
+    ResourceFeeder fa(a);
+    for (int i = 0; i < 20; ++i) {
+        ServiceWindow r = cpu(1.95, 2.0);
+        r.memory_bytes = 1e8 + 1e6 * i;
+        r.memory_limit_bytes = 2e8;
+        r.restarts = i % 10 == 0;
+        fa.feed(r);
+    }
+    b.load(a.save());
+    EXPECT_TRUE(b.save().dump() == a.save().dump());
+}
+
 TEST(LiveMonitor, RejectsBadConfig) {
     LiveConfig c;
     c.latency_min_ratio = 0.5;
