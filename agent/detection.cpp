@@ -15,23 +15,20 @@ namespace {
 
 using engine::detect::Anomaly;
 
-// Values in the unit a reader expects for the signal.
-std::string show(const std::string& signal, double v) {
-    if (signal == "latency_p95") return fmt::format("{:.2f} ms", v * 1e3);
-    if (signal == "error_ratio") return fmt::format("{:.1f} %", v * 1e2);
-    return fmt::format("{:.0f}", v);
-}
-
 void log_change(const Anomaly& a) {
     const auto& e = a.open ? a.at_open : a.evidence;
     std::string detectors;
     for (const auto& d : e.detectors) detectors += (detectors.empty() ? "" : ",") + d;
     if (a.open)
         spdlog::warn("anomaly #{} opened: {} ({}) service={} endpoint=\"{}\" {}: observed {}, expected {} "
-                     "(interval {} .. {}), {} requests in the window, detectors [{}]",
+                     "(interval {} .. {}), {} requests in the window, detectors [{}]{}",
                      a.id, a.type, engine::detect::severity_name(a.severity), a.service, a.endpoint, a.signal,
-                     show(a.signal, e.observed), show(a.signal, e.expected), show(a.signal, e.lower),
-                     show(a.signal, e.upper), e.requests, detectors);
+                     engine::detect::format_value(a.signal, e.observed), engine::detect::format_value(a.signal, e.expected), engine::detect::format_value(a.signal, e.lower),
+                     engine::detect::format_value(a.signal, e.upper), e.requests, detectors,
+                     e.seconds_to_exhaustion >= 0
+                         ? fmt::format(", the limit ({}) in {:.0f} s at this rate",
+                                       engine::detect::format_value(a.signal, e.limit), e.seconds_to_exhaustion)
+                         : std::string());
     else
         spdlog::info("anomaly #{} resolved: {} ({}) service={} endpoint=\"{}\" after {:.0f} s, peak score {:.2f}",
                      a.id, a.type, engine::detect::severity_name(a.severity), a.service, a.endpoint,

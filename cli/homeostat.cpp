@@ -94,15 +94,6 @@ int print_status(const std::string& addr, bool json) {
     return 0;
 }
 
-// A value in the unit a reader expects for the signal.
-std::string show_value(const std::string& signal, double v) {
-    char buf[64];
-    if (signal == "latency_p95") std::snprintf(buf, sizeof buf, "%.1f ms", v * 1e3);
-    else if (signal == "error_ratio") std::snprintf(buf, sizeof buf, "%.1f %%", v * 1e2);
-    else std::snprintf(buf, sizeof buf, "%.0f", v);
-    return buf;
-}
-
 std::string show_time(double unix_seconds) {
     if (unix_seconds <= 0) return "-";
     const std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -138,8 +129,8 @@ int print_anomalies(const std::string& addr, bool json) {
         std::printf("%-5llu %-9s %-9s %-14s %-24s %-32s %-13s %-11s %-11s %s\n",
                     (unsigned long long)a.value("id", 0ULL), a.value("state", "").c_str(),
                     a.value("severity", "").c_str(), a.value("type", "").c_str(), a.value("service", "").c_str(),
-                    a.value("endpoint", "").c_str(), signal.c_str(), show_value(signal, ev.value("observed", 0.0)).c_str(),
-                    show_value(signal, ev.value("expected", 0.0)).c_str(), when.c_str());
+                    a.value("endpoint", "").c_str(), signal.c_str(), engine::detect::format_value(signal, ev.value("observed", 0.0)).c_str(),
+                    engine::detect::format_value(signal, ev.value("expected", 0.0)).c_str(), when.c_str());
     }
     std::printf("%llu open; %llu series watched; OBSERVED/EXPECTED are from the window the anomaly opened in\n",
                 (unsigned long long)j.value("open", 0ULL), (unsigned long long)j.value("series", 0ULL));
@@ -186,8 +177,8 @@ int replay(const std::vector<std::string>& args, bool json) {
         std::printf("%s  %-8s #%-4llu %-14s %-8s %-24s %-32s %s observed %s, expected %s\n",
                     show_time(a.open ? a.opened_at : a.resolved_at).c_str(), a.open ? "OPEN" : "RESOLVED",
                     (unsigned long long)a.id, a.type.c_str(), std::string(engine::detect::severity_name(a.severity)).c_str(),
-                    a.service.c_str(), a.endpoint.c_str(), a.signal.c_str(), show_value(a.signal, e.observed).c_str(),
-                    show_value(a.signal, e.expected).c_str());
+                    a.service.c_str(), a.endpoint.c_str(), a.signal.c_str(), engine::detect::format_value(a.signal, e.observed).c_str(),
+                    engine::detect::format_value(a.signal, e.expected).c_str());
     };
     std::chrono::nanoseconds first{0}, last{0};
     while (auto r = rd.next()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "engine/detect/cusum.h"
@@ -162,6 +163,16 @@ Evidence evidence_of(const EnsembleResult& r, const Ensemble& e) {
 }
 
 } // namespace
+
+std::string format_value(const std::string& signal, double v) {
+    char buf[64];
+    if (signal == "latency_p95") std::snprintf(buf, sizeof buf, "%.2f ms", v * 1e3);
+    else if (signal == "error_ratio") std::snprintf(buf, sizeof buf, "%.1f %%", v * 1e2);
+    else if (signal == "cpu") std::snprintf(buf, sizeof buf, "%.2f cores", v);
+    else if (signal == "memory") std::snprintf(buf, sizeof buf, "%.1f MiB", v / (1024.0 * 1024.0));
+    else std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+}
 
 nlohmann::json to_json(const Anomaly& a) {
     return {{"id", a.id},

@@ -111,6 +111,10 @@ struct Anomaly {
 
 nlohmann::json to_json(const Anomaly& a);
 
+// A signal's value in the unit a reader expects: "201.3 ms", "12.5 %", "1.95 cores",
+// "512.0 MiB", or a plain count.
+std::string format_value(const std::string& signal, double v);
+
 // One gauge sample: homeostat_anomaly_score{service,endpoint,signal}.
 struct SeriesScore {
     std::string service;
