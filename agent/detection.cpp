@@ -116,7 +116,34 @@ bool Detection::save_state() {
     return true;
 }
 
-std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_now) {
+std::vector<engine::ServiceWindow> Detection::resource_windows(const std::vector<ServiceTotals>& totals,
+                                                               std::chrono::nanoseconds now) {
+    std::vector<engine::ServiceWindow> out;
+    const double elapsed = std::chrono::duration<double>(now - previous_totals_at_).count();
+    const bool have_previous = previous_totals_at_.count() != 0 && elapsed > 0;
+    for (const auto& t : totals) {
+        engine::ServiceWindow w;
+        w.service = t.service;
+        w.memory_bytes = t.memory_bytes;
+        if (t.memory_limit_bytes > 0) w.memory_limit_bytes = t.memory_limit_bytes;
+        auto prev = previous_totals_.find(t.service);
+        if (have_previous && prev != previous_totals_.end()) {
+            // Counters only grow; a smaller value means the source restarted counting.
+            w.cpu_cores = std::max(t.cpu_seconds - prev->second.cpu_seconds, 0.0) / elapsed;
+            w.oom_kills = t.oom_kills >= prev->second.oom_kills ? t.oom_kills - prev->second.oom_kills : 0;
+            w.restarts = t.restarts >= prev->second.restarts ? t.restarts - prev->second.restarts : 0;
+        }
+        if (t.cpu_limit_cores > 0) w.cpu_limit_cores = t.cpu_limit_cores;
+        out.push_back(std::move(w));
+    }
+    previous_totals_.clear();
+    for (const auto& t : totals) previous_totals_[t.service] = t;
+    previous_totals_at_ = now;
+    return out;
+}
+
+std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_now,
+                                     const std::vector<ServiceTotals>* totals) {
     std::vector<Anomaly> changes;
     const auto window = aggregator_.config().window;
     // Window w is closed once now >= (w + 1) * window + grace.
@@ -130,9 +157,12 @@ std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_n
                      newest_in_ring - kept);
         next_window_ = newest_in_ring - kept + 1;
     }
+    std::vector<engine::ServiceWindow> resources;
+    if (totals) resources = resource_windows(*totals, now);
     for (std::int64_t w = next_window_; w <= last_closed; ++w) {
         const auto stats = aggregator_.window_stats(w);
         engine::detect::WindowInput in;
+        if (totals && w == last_closed) in.services = &resources;
         in.window = w;
         in.window_seconds = std::chrono::duration<double>(window).count();
         const auto end = std::chrono::nanoseconds((w + 1) * window.count());

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,18 @@
 #include "engine/detect/live_monitor.h"
 
 namespace homeostat::agent {
+
+// A service's cumulative resource figures at one moment (from process and cgroup
+// accounting); Detection turns successive ones into per-window ServiceWindows.
+struct ServiceTotals {
+    std::string service;
+    double cpu_seconds = 0;       // monotonic
+    double cpu_limit_cores = 0;   // quota in cores, else the host's CPUs
+    double memory_bytes = 0;      // now
+    double memory_limit_bytes = 0; // 0: no limit
+    std::uint64_t oom_kills = 0;  // monotonic
+    std::uint64_t restarts = 0;   // monotonic
+};
 
 struct DetectionOptions {
     engine::detect::LiveConfig live;
@@ -42,7 +56,11 @@ public:
     // Observes every window that closed by `now` (monotonic) and has not been observed;
     // `unix_now` dates the anomalies. Returns what opened or resolved. Cheap when there
     // is nothing to do.
-    std::vector<engine::detect::Anomaly> tick(std::chrono::nanoseconds now, double unix_now);
+    // `totals`, when given, are the services' resource figures now: the change since the
+    // previous tick is attributed to the newest window observed (CPU as an average over
+    // the time between the two ticks).
+    std::vector<engine::detect::Anomaly> tick(std::chrono::nanoseconds now, double unix_now,
+                                              const std::vector<ServiceTotals>* totals = nullptr);
     // When tick() next has work: the end of the current window plus the grace period.
     std::chrono::nanoseconds next_due(std::chrono::nanoseconds now) const;
 
@@ -54,8 +72,13 @@ private:
     DetectionOptions options_;
     const engine::Aggregator& aggregator_;
     engine::detect::LiveMonitor monitor_;
+    std::vector<engine::ServiceWindow> resource_windows(const std::vector<ServiceTotals>& totals,
+                                                       std::chrono::nanoseconds now);
+
     std::int64_t next_window_; // the next window to observe
     std::string last_save_error_;
+    std::unordered_map<std::string, ServiceTotals> previous_totals_;
+    std::chrono::nanoseconds previous_totals_at_{0};
 };
 
 } // namespace homeostat::agent

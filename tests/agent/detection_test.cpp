@@ -158,6 +158,34 @@ TEST_F(DetectionTest, RebootedClockKeepsBaselines) {
     EXPECT_EQ(after.monitor().anomalies()[0].type, "latency_spike");
 }
 
+TEST_F(DetectionTest, ResourceTotalsBecomeWindowsAndAnomalies) {
+    Detection d(opts_, *agg_, 0s);
+    ServiceTotals t;
+    t.service = "batch.service";
+    t.cpu_limit_cores = 2;
+    t.memory_bytes = 100e6;
+    t.memory_limit_bytes = 1e9;
+    std::vector<ServiceTotals> totals = {t};
+    std::vector<engine::detect::Anomaly> seen;
+    for (std::int64_t w = 1; w <= 8; ++w) {
+        totals[0].cpu_seconds += w <= 4 ? 0.5 : 1.96; // 0.5 cores, then 1.96 of the 2 allowed
+        if (w == 6) totals[0].oom_kills += 1;
+        auto c = d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9, &totals);
+        seen.insert(seen.end(), c.begin(), c.end());
+    }
+    auto has = [&](const std::string& type) {
+        for (const auto& a : seen) if (a.type == type && a.open && a.service == "batch.service") return true;
+        return false;
+    };
+    EXPECT_TRUE(has("cpu_saturation"));
+    EXPECT_TRUE(has("oom_kill"));
+    EXPECT_FALSE(has("restart_loop"));
+    bool cpu_score = false;
+    for (const auto& sc : d.monitor().scores())
+        cpu_score |= sc.service == "batch.service" && sc.signal == "cpu" && sc.score >= 0.8;
+    EXPECT_TRUE(cpu_score);
+}
+
 TEST_F(DetectionTest, NoStateFileMeansNothingPersists) {
     opts_.state_file.clear();
     Detection d(opts_, *agg_, 0s);
