@@ -118,8 +118,53 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
             {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
         }},
+        {"alerting", {
+            {"instance", [](auto& n, Config& c) { return as_string(n, c.alerting.instance); }},
+            {"resend_interval", [](auto& n, Config& c) { return as_seconds(n, c.alerting.resend_interval_seconds); }},
+            {"retry_base", [](auto& n, Config& c) { return as_seconds(n, c.alerting.retry.base_seconds); }},
+            {"retry_max", [](auto& n, Config& c) { return as_seconds(n, c.alerting.retry.max_seconds); }},
+            {"max_age", [](auto& n, Config& c) { return as_seconds(n, c.alerting.retry.max_age_seconds); }},
+            // receivers: a list, parsed by parse_receivers (it needs a line per entry)
+        }},
     };
     return s;
+}
+
+// alerting.receivers: a list of mappings; errors name the entry's own line.
+Result<void> parse_receivers(const std::string& path, const YAML::Node& list, Config& c) {
+    if (!list.IsSequence()) return Error{where(path, list) + ": alerting.receivers must be a list of receivers"};
+    c.alerting.receivers.clear();
+    for (const auto& item : list) {
+        if (!item.IsMap()) return Error{where(path, item) + ": each receiver must be a mapping (name, type, url, ...)"};
+        ReceiverConfig r;
+        for (const auto& kv : item) {
+            const std::string key = kv.first.as<std::string>();
+            std::string err;
+            if (key == "name") err = as_string(kv.second, r.name);
+            else if (key == "type") err = as_string(kv.second, r.type);
+            else if (key == "url") err = as_string(kv.second, r.url);
+            else if (key == "secret") err = as_string(kv.second, r.secret);
+            else if (key == "timeout") err = as_duration(kv.second, r.timeout);
+            else if (key == "min_severity") {
+                std::string s;
+                err = as_string(kv.second, s);
+                if (err.empty() && s == "warning") r.min_severity = engine::detect::Severity::warning;
+                else if (err.empty() && s == "critical") r.min_severity = engine::detect::Severity::critical;
+                else if (err.empty()) err = "'" + s + "' is not warning or critical";
+            } else
+                return Error{where(path, kv.first) + ": unknown key 'alerting.receivers[]." + key + "'"};
+            if (!err.empty()) return Error{where(path, kv.second) + ": alerting.receivers[]." + key + ": " + err};
+        }
+        if (r.name.empty()) return Error{where(path, item) + ": a receiver needs a name"};
+        if (!known_receiver_type(r.type))
+            return Error{where(path, item) + ": receiver " + r.name + ": type must be alertmanager, "
+                         "alertmanager_webhook, webhook or slack, got '" + r.type + "'"};
+        if (auto u = parse_url(r.url); !u) return Error{where(path, item) + ": receiver " + r.name + ": " + u.error().message};
+        for (const auto& other : c.alerting.receivers)
+            if (other.name == r.name) return Error{where(path, item) + ": two receivers are named " + r.name};
+        c.alerting.receivers.push_back(std::move(r));
+    }
+    return {};
 }
 
 } // namespace
@@ -141,6 +186,10 @@ Result<Config> load_config(const std::string& path, Config c) {
         for (const auto& kv : map) {
             const std::string key = kv.first.as<std::string>();
             const std::string dotted = section.empty() ? key : section + "." + key;
+            if (dotted == "alerting.receivers") {
+                if (auto r = parse_receivers(path, kv.second, c); !r) return r;
+                continue;
+            }
             auto it = keys.find(key);
             if (it == keys.end())
                 return Error{where(path, kv.first) + ": unknown key '" + dotted + "'"};
@@ -190,6 +239,9 @@ Result<void> validate(const Config& c) {
         if (c.detection_save_interval < std::chrono::seconds(1))
             return Error{"detection.save_interval must be at least 1s"};
     }
+    if (!(c.alerting.resend_interval_seconds >= 1)) return Error{"alerting.resend_interval must be at least 1s"};
+    if (!(c.alerting.retry.base_seconds > 0) || c.alerting.retry.max_seconds < c.alerting.retry.base_seconds)
+        return Error{"alerting.retry_base must be positive and at most alerting.retry_max"};
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;
     for (auto* l : levels) ok |= c.log_level == l;

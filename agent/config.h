@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "agent/alerting.h"
 #include "agent/result.h"
 #include "engine/detect/live_monitor.h"
 
@@ -33,6 +34,9 @@ struct Config {
     bool detection_enabled = true;
     engine::detect::LiveConfig detection;
     std::chrono::milliseconds detection_save_interval{std::chrono::seconds(60)};
+
+    // alerting (docs/alerts.md); no receivers: anomalies are only logged and served
+    AlertingConfig alerting;
 };
 
 // Parses "250ms", "10s", "5m", "1h".

@@ -17,7 +17,10 @@
 #include <iostream>
 #include <optional>
 
+#include "agent/alerting.h"
 #include "agent/capture.h"
+#include "agent/http_client.h"
+#include "agent/store.h"
 #include "agent/config.h"
 #include "agent/detection.h"
 #include "agent/http_api.h"
@@ -203,6 +206,28 @@ int main(int argc, char** argv) {
 
     asio::io_context io;
 
+    // Alerting: deliveries are spooled in the state database before they are sent.
+    std::unique_ptr<agent::Store> store;
+    std::unique_ptr<agent::HttpClient> http_client;
+    std::unique_ptr<agent::Alerting> alerting;
+    if (!cfg.alerting.receivers.empty()) {
+        if (!detection) return fail("configuration: alerting.receivers need detection.enabled: true");
+        auto db = agent::Store::open(std::filesystem::path(cfg.state_dir) / "homeostat.db");
+        if (!db) return fail("alerting: " + db.error().message);
+        store = std::move(db.value());
+        if (cfg.alerting.instance.empty()) {
+            char host[256] = {};
+            ::gethostname(host, sizeof host - 1);
+            cfg.alerting.instance = host;
+        }
+        http_client = std::make_unique<agent::HttpClient>(io);
+        alerting = std::make_unique<agent::Alerting>(cfg.alerting, *store, *http_client,
+                                                     "http://" + cfg.listen + "/api/v1/anomalies");
+        auto pending = store->pending();
+        spdlog::info("alerting: {} receiver(s); spool {} with {} pending deliveries", cfg.alerting.receivers.size(),
+                     store->path().string(), pending ? pending.value() : -1);
+    }
+
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
         if (req.path == "/metrics") {
             capture.value()->consume(); // serve what the kernel has seen up to now
@@ -219,6 +244,11 @@ int main(int argc, char** argv) {
                                                  ds ? &*ds : nullptr)};
         }
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (req.path == "/api/v1/alerts") {
+            nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
+            j["enabled"] = alerting != nullptr;
+            return {200, "application/json", j.dump(2) + "\n"};
+        }
         if (req.path == "/api/v1/anomalies") {
             nlohmann::json j = detection ? detection->to_json() : nlohmann::json{{"enabled", false}};
             if (detection) j["enabled"] = true;
@@ -246,7 +276,8 @@ int main(int argc, char** argv) {
             return {200, "text/plain; charset=utf-8",
                     "homeostatd " HOMEOSTAT_VERSION "\n  /metrics        Prometheus metrics\n"
                     "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
-                    "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"};
+                    "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"
+                    "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 
@@ -302,7 +333,8 @@ int main(int argc, char** argv) {
         detect_timer.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             capture.value()->consume();
-            detection->tick(monotonic_now(), unix_now());
+            auto changes = detection->tick(monotonic_now(), unix_now());
+            if (alerting && !changes.empty()) alerting->on_changes(changes, unix_now());
             detect_tick();
         });
     };
@@ -318,6 +350,17 @@ int main(int argc, char** argv) {
         detect_tick();
         save_tick();
     }
+    // Deliveries due (retries, resends) start from here; new alerts go out at once.
+    asio::steady_timer alert_timer(io);
+    std::function<void()> alert_tick = [&] {
+        alert_timer.expires_after(std::chrono::seconds(1));
+        alert_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            alerting->pump(unix_now());
+            alert_tick();
+        });
+    };
+    if (alerting) alert_tick();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -328,6 +371,7 @@ int main(int argc, char** argv) {
         sweep.cancel();
         detect_timer.cancel();
         save_timer.cancel();
+        alert_timer.cancel();
         rb_fd.cancel();
         io.stop();
     });

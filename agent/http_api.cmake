@@ -5,3 +5,10 @@ target_include_directories(http_api PUBLIC ${CMAKE_SOURCE_DIR})
 target_link_libraries(http_api
   PUBLIC Boost::headers Threads::Threads
   PRIVATE spdlog::spdlog fmt::fmt)
+
+# The outgoing HTTP client (webhooks, Alertmanager): the other Beast user, kept apart too.
+add_library(http_client STATIC ${CMAKE_CURRENT_LIST_DIR}/http_client.cpp)
+target_include_directories(http_client PUBLIC ${CMAKE_SOURCE_DIR})
+target_link_libraries(http_client
+  PUBLIC Boost::headers Threads::Threads
+  PRIVATE OpenSSL::SSL OpenSSL::Crypto fmt::fmt)

@@ -65,6 +65,19 @@ std::string Alert::fingerprint() const {
     return hex(digest, 8);
 }
 
+nlohmann::json alert_to_json(const Alert& a) {
+    return {{"labels", a.labels}, {"annotations", a.annotations}, {"starts_at", a.starts_at}, {"ends_at", a.ends_at}};
+}
+
+Alert alert_from_json(const nlohmann::json& j) {
+    Alert a;
+    a.labels = j.at("labels").get<std::map<std::string, std::string>>();
+    a.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+    a.starts_at = j.at("starts_at").get<double>();
+    a.ends_at = j.at("ends_at").get<double>();
+    return a;
+}
+
 Alert alert_from_anomaly(const engine::detect::Anomaly& a, const std::string& instance) {
     Alert al;
     al.labels = {{"alertname", "homeostat_" + a.type},

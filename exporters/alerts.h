@@ -28,6 +28,11 @@ struct Alert {
     std::string fingerprint() const;
 };
 
+// Lossless JSON of an alert, for the spool: {"labels", "annotations", "starts_at", "ends_at"}.
+nlohmann::json alert_to_json(const Alert& a);
+// Throws nlohmann::json::exception on a malformed document.
+Alert alert_from_json(const nlohmann::json& j);
+
 // The alert of an anomaly (open: firing; resolved: ends at its resolution). `instance`
 // names the host.
 Alert alert_from_anomaly(const engine::detect::Anomaly& a, const std::string& instance);

@@ -1,0 +1,213 @@
+#include "agent/store.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace homeostat::agent {
+namespace {
+
+// Migration i takes a database from version i to i + 1.
+const char* const kMigrations[] = {
+    // 0 → 1: the alert spool.
+    "CREATE TABLE spool ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  receiver TEXT NOT NULL,"
+    "  idempotency_key TEXT NOT NULL UNIQUE,"
+    "  body BLOB NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created_at REAL NOT NULL,"
+    "  next_attempt_at REAL NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending'," // pending, delivered, failed
+    "  finished_at REAL,"
+    "  last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX spool_due ON spool(state, next_attempt_at);",
+};
+constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+static_assert(kMigrationCount == Store::kSchemaVersion);
+
+// A prepared statement that finalises itself.
+class Stmt {
+public:
+    Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+    ~Stmt() { sqlite3_finalize(s_); }
+    bool ok() const { return rc_ == SQLITE_OK; }
+    Stmt& text(int i, const std::string& v) {
+        sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& blob(int i, const std::string& v) {
+        sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        return *this;
+    }
+    Stmt& real(int i, double v) {
+        sqlite3_bind_double(s_, i, v);
+        return *this;
+    }
+    Stmt& integer(int i, std::int64_t v) {
+        sqlite3_bind_int64(s_, i, v);
+        return *this;
+    }
+    int step() { return sqlite3_step(s_); }
+    std::string column_text(int i) const {
+        const auto* p = sqlite3_column_blob(s_, i);
+        return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, i)) : std::string();
+    }
+    std::int64_t column_int(int i) const { return sqlite3_column_int64(s_, i); }
+    double column_real(int i) const { return sqlite3_column_double(s_, i); }
+
+private:
+    sqlite3_stmt* s_ = nullptr;
+    int rc_;
+};
+
+} // namespace
+
+Error Store::error(const std::string& what) const {
+    const int code = sqlite3_extended_errcode(db_);
+    std::string hint;
+    if ((code & 0xff) == SQLITE_FULL) hint = " (the disk is full)";
+    else if ((code & 0xff) == SQLITE_READONLY) hint = " (the file or its directory is read-only)";
+    return Error{"state database " + path_.string() + ": " + what + ": " + sqlite3_errmsg(db_) + hint};
+}
+
+Result<void> Store::exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+        std::string m = msg ? msg : "?";
+        sqlite3_free(msg);
+        return error(std::string("executing '") + std::string(sql).substr(0, 60) + "': " + m);
+    }
+    return {};
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (auto dir = path.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec)) {
+        std::filesystem::create_directories(dir, ec);
+        if (ec) return Error{"cannot create " + dir.string() + ": " + ec.message()};
+        ::chmod(dir.c_str(), 0700);
+    }
+    const mode_t old = ::umask(0077); // the database and its -wal/-shm files: 0600
+    sqlite3* db = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    ::umask(old);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        return Error{"cannot open the state database " + path.string() + ": " + msg};
+    }
+    std::unique_ptr<Store> s(new Store(db, path));
+    sqlite3_busy_timeout(db, 2000);
+    // WAL: readers never block the writer, and a crash loses at most the last commit.
+    if (auto r = s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"); !r)
+        return r.error();
+    if (auto r = s->migrate(); !r) return r.error();
+    return s;
+}
+
+Store::~Store() {
+    sqlite3_close(db_);
+}
+
+Result<void> Store::migrate() {
+    if (auto r = exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"); !r) return r;
+    {
+        Stmt q(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+        if (!q.ok()) return error("reading the schema version");
+        version_ = q.step() == SQLITE_ROW ? std::atoi(q.column_text(0).c_str()) : 0;
+    }
+    if (version_ > kSchemaVersion)
+        return Error{"state database " + path_.string() + " has schema version " + std::to_string(version_) +
+                     ", newer than this homeostat's " + std::to_string(kSchemaVersion) +
+                     "; upgrade homeostat or move the file away"};
+    for (int v = version_; v < kSchemaVersion; ++v) {
+        if (auto r = exec("BEGIN IMMEDIATE"); !r) return r;
+        auto r = exec(kMigrations[v]);
+        if (r) {
+            Stmt u(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', ?)");
+            u.text(1, std::to_string(v + 1));
+            if (u.step() != SQLITE_DONE) r = error("recording the schema version");
+        }
+        if (!r) {
+            exec("ROLLBACK");
+            return Error{r.error().message + " (migrating to schema version " + std::to_string(v + 1) + ")"};
+        }
+        if (auto c = exec("COMMIT"); !c) return c;
+        version_ = v + 1;
+    }
+    return {};
+}
+
+Result<std::int64_t> Store::enqueue(const SpoolItem& item) {
+    Stmt q(db_, "INSERT INTO spool(receiver, idempotency_key, body, attempts, created_at, next_attempt_at) "
+                "VALUES(?, ?, ?, 0, ?, ?) ON CONFLICT(idempotency_key) DO NOTHING");
+    if (!q.ok()) return error("preparing the spool insert");
+    q.text(1, item.receiver).text(2, item.idempotency_key).blob(3, item.body).real(4, item.created_at)
+        .real(5, item.next_attempt_at);
+    if (q.step() != SQLITE_DONE) return error("spooling an alert");
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<SpoolItem>> Store::due(double now, std::size_t limit) {
+    Stmt q(db_, "SELECT id, receiver, idempotency_key, body, attempts, created_at, next_attempt_at, last_error "
+                "FROM spool WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?");
+    if (!q.ok()) return error("preparing the spool query");
+    q.real(1, now).integer(2, static_cast<std::int64_t>(limit));
+    std::vector<SpoolItem> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        SpoolItem it;
+        it.id = q.column_int(0);
+        it.receiver = q.column_text(1);
+        it.idempotency_key = q.column_text(2);
+        it.body = q.column_text(3);
+        it.attempts = q.column_int(4);
+        it.created_at = q.column_real(5);
+        it.next_attempt_at = q.column_real(6);
+        it.last_error = q.column_text(7);
+        out.push_back(std::move(it));
+    }
+    if (rc != SQLITE_DONE) return error("reading the spool");
+    return out;
+}
+
+Result<void> Store::delivered(std::int64_t id, double now) {
+    Stmt q(db_, "UPDATE spool SET state = 'delivered', finished_at = ?, attempts = attempts + 1 WHERE id = ?");
+    q.real(1, now).integer(2, id);
+    if (q.step() != SQLITE_DONE) return error("marking an alert delivered");
+    return {};
+}
+
+Result<void> Store::retry_later(std::int64_t id, std::int64_t attempts, double next_attempt_at,
+                                const std::string& error_text) {
+    Stmt q(db_, "UPDATE spool SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?");
+    q.integer(1, attempts).real(2, next_attempt_at).text(3, error_text).integer(4, id);
+    if (q.step() != SQLITE_DONE) return error("rescheduling an alert");
+    return {};
+}
+
+Result<void> Store::give_up(std::int64_t id, const std::string& error_text, double now) {
+    Stmt q(db_, "UPDATE spool SET state = 'failed', finished_at = ?, attempts = attempts + 1, last_error = ? "
+                "WHERE id = ?");
+    q.real(1, now).text(2, error_text).integer(3, id);
+    if (q.step() != SQLITE_DONE) return error("marking an alert failed");
+    return {};
+}
+
+Result<std::int64_t> Store::pending() {
+    Stmt q(db_, "SELECT COUNT(*) FROM spool WHERE state = 'pending'");
+    if (q.step() != SQLITE_ROW) return error("counting the spool");
+    return q.column_int(0);
+}
+
+Result<std::int64_t> Store::prune(double before) {
+    Stmt q(db_, "DELETE FROM spool WHERE state != 'pending' AND finished_at < ?");
+    q.real(1, before);
+    if (q.step() != SQLITE_DONE) return error("pruning the spool");
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+} // namespace homeostat::agent

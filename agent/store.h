@@ -1,0 +1,70 @@
+// Durable state in SQLite (WAL) under the state directory: for now the alert spool, so an
+// alert survives a receiver outage and a daemon restart (delivered at least once).
+//
+// Schema versioning: a `meta` table holds schema_version; open() applies the migrations
+// a file is missing, in one transaction each, and refuses a file from a newer homeostat.
+// Every call returns its error instead of throwing: a full or read-only disk is reported
+// by the caller, and the daemon keeps observing.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/result.h"
+
+struct sqlite3;
+
+namespace homeostat::agent {
+
+// One delivery waiting in the spool: a ready-made HTTP request to a receiver.
+struct SpoolItem {
+    std::int64_t id = 0;
+    std::string receiver;        // name from the configuration
+    std::string idempotency_key; // the same for every attempt of this delivery
+    std::string body;            // the request body
+    std::int64_t attempts = 0;
+    double created_at = 0;       // unix seconds
+    double next_attempt_at = 0;
+    std::string last_error;
+};
+
+class Store {
+public:
+    static constexpr int kSchemaVersion = 1;
+
+    // Opens (creating it, mode 0600, and its directory, mode 0700) the database at `path`.
+    static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    int schema_version() const { return version_; }
+    const std::filesystem::path& path() const { return path_; }
+
+    // Spool.
+    Result<std::int64_t> enqueue(const SpoolItem& item);
+    // Pending items with next_attempt_at <= now, oldest first.
+    Result<std::vector<SpoolItem>> due(double now, std::size_t limit);
+    Result<void> delivered(std::int64_t id, double now);
+    Result<void> retry_later(std::int64_t id, std::int64_t attempts, double next_attempt_at, const std::string& error);
+    // Will not be retried (a 4xx answer): kept as failed, for `homeostat alerts`.
+    Result<void> give_up(std::int64_t id, const std::string& error, double now);
+    Result<std::int64_t> pending();
+    // Delivered and failed items older than `before` are deleted.
+    Result<std::int64_t> prune(double before);
+
+private:
+    Store(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+    Result<void> exec(const char* sql);
+    Result<void> migrate();
+    Error error(const std::string& what) const;
+
+    sqlite3* db_;
+    std::filesystem::path path_;
+    int version_ = 0;
+};
+
+} // namespace homeostat::agent
