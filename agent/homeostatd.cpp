@@ -152,6 +152,9 @@ int main(int argc, char** argv) {
     acfg.max_routes_per_service = cfg.max_routes_per_service;
     engine::Aggregator aggregator(acfg);
     agent::Pipeline pipeline(aggregator, identity);
+    if (auto colon = cfg.listen.rfind(':'); colon != std::string::npos)
+        pipeline.ignore_self(static_cast<std::uint32_t>(::getpid()),
+                             static_cast<std::uint16_t>(std::atoi(cfg.listen.c_str() + colon + 1)));
     std::unique_ptr<agent::Recorder> recorder;
     if (!record_path.empty()) {
         const auto offset = static_cast<std::int64_t>(unix_now() * 1e9) - monotonic_now().count();
@@ -267,6 +270,7 @@ int main(int argc, char** argv) {
                              {"socket_storage_full", k[HS_STAT_STORAGE_FAILS]},
                              {"undecodable", pc.malformed}}},
                 {"unattributed_events", pc.unattributed},
+                {"own_exchanges_ignored", pc.own},
                 {"retransmits_skipped", k[HS_STAT_RETRANSMITS_SKIPPED]},
                 {"unparsed_responses", k[HS_STAT_UNPARSED_RESPONSES]},
             };

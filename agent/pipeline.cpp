@@ -15,6 +15,13 @@ void Pipeline::on_record(std::span<const std::byte> bytes) {
     case HS_EV_HTTP_EXCHANGE:
         if (auto ev = abi::decode<hs_http_exchange>(bytes, HS_EV_HTTP_EXCHANGE)) {
             ++counters_.exchanges;
+            const bool own = (ev->role == HS_ROLE_SERVER && self_port_ && ev->local_port == self_port_) ||
+                             (ev->role == HS_ROLE_CLIENT && self_pid_ && ev->tgid == self_pid_ &&
+                              (ev->flags & HS_XF_OWNER_KNOWN));
+            if (own) {
+                ++counters_.own;
+                return;
+            }
             bool attributed = true;
             const std::string& service = identity_.service_for(*ev, attributed);
             if (!attributed) ++counters_.unattributed;
