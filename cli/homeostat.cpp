@@ -30,6 +30,7 @@ const char* kUsage = R"(usage: homeostat [--addr HOST:PORT] COMMAND
 commands:
   status               the daemon's status (events, drops, uptime)
   anomalies            open and recent anomalies with their evidence
+  alerts               firing and resolved alerts, receivers, deliveries waiting
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
   replay FILE [--config CONFIG]
@@ -137,6 +138,36 @@ int print_anomalies(const std::string& addr, bool json) {
     return 0;
 }
 
+int print_alerts(const std::string& addr, bool json) {
+    auto body = http_get(addr, "/api/v1/alerts");
+    if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }
+    if (json) { std::fputs(body.value().c_str(), stdout); return 0; }
+    auto j = nlohmann::json::parse(body.value(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) { std::fprintf(stderr, "homeostat: the daemon's answer is not JSON\n"); return 1; }
+    if (!j.value("enabled", false)) {
+        std::printf("no alert receivers configured (alerting.receivers, see docs/alerts.md); "
+                    "anomalies: homeostat anomalies\n");
+        return 0;
+    }
+    std::printf("%-9s %-17s %-9s %-24s %-28s %-20s %s\n", "STATUS", "FINGERPRINT", "SEVERITY", "ALERT", "SERVICE",
+                "STARTED", "SUMMARY");
+    for (const auto& a : j["alerts"]) {
+        const auto& l = a["labels"];
+        std::printf("%-9s %-17s %-9s %-24s %-28s %-20s %s\n", a.value("status", "").c_str(),
+                    a.value("fingerprint", "").c_str(), l.value("severity", "").c_str(), l.value("alertname", "").c_str(),
+                    l.value("service", "").c_str(), a.value("starts_at", "").substr(0, 19).c_str(),
+                    a["annotations"].value("summary", "").c_str());
+    }
+    std::printf("\n%llu firing; %lld deliveries waiting, %llu in flight; receivers:",
+                (unsigned long long)j.value("firing", 0ULL), (long long)j.value("pending_deliveries", 0LL),
+                (unsigned long long)j.value("in_flight", 0ULL));
+    for (const auto& r : j["receivers"])
+        std::printf(" %s (%s, %s%s)", r.value("name", "").c_str(), r.value("type", "").c_str(),
+                    r.value("url", "").c_str(), r.value("signed", false) ? ", signed" : "");
+    std::printf("\n");
+    return 0;
+}
+
 int replay(const std::vector<std::string>& args, bool json) {
     std::string file, config_path;
     for (std::size_t i = 1; i < args.size(); ++i) {
@@ -239,6 +270,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "status") return print_status(addr, json);
     if (cmd == "anomalies") return print_anomalies(addr, json);
+    if (cmd == "alerts") return print_alerts(addr, json);
     if (cmd == "replay") return replay(args, json);
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");

@@ -172,6 +172,12 @@ alerting:
         own = [a for a in json.loads(body)["anomalies"] if a["service"].startswith("homeostatd")]
         self.assertEqual(own, [], "the daemon watched its own traffic")
 
+        cli = h.run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{self.daemon.port}", "alerts"], timeout=10)
+        self.assertIn("homeostat_latency_spike", cli.stdout)
+        self.assertIn("am (alertmanager", cli.stdout)
+        self.assertNotIn(SECRET, cli.stdout)
+        self.assertNotIn(SECRET, self.daemon.log_text())
+
         # resolution reaches Alertmanager.
         self.set_latency(5)
         self.wait("the alert to resolve in Alertmanager",
