@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <charconv>
@@ -90,6 +92,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
     static const std::map<std::string, std::map<std::string, Setter>> s = {
         {"", {
             {"listen", [](auto& n, Config& c) { return as_string(n, c.listen); }},
+            {"api_token_file", [](auto& n, Config& c) { return as_string(n, c.api_token_file); }},
             {"log_level", [](auto& n, Config& c) { return as_string(n, c.log_level); }},
             {"state_dir", [](auto& n, Config& c) { return as_string(n, c.state_dir); }},
         }},
@@ -216,6 +219,27 @@ Result<Config> load_config(const std::string& path, Config c) {
     return c;
 }
 
+bool is_loopback_listen(const std::string& listen) {
+    const auto colon = listen.rfind(':');
+    std::string host = listen.substr(0, colon == std::string::npos ? listen.size() : colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+Result<std::string> read_api_token(const std::string& path) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+        return Error{"api_token_file " + path + ": " + std::strerror(errno), errno};
+    if (st.st_mode & 0077)
+        return Error{"api_token_file " + path + " is readable by group or others (chmod 600 " + path + ")"};
+    std::ifstream f(path);
+    std::string token;
+    std::getline(f, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.size() < 16) return Error{"api_token_file " + path + ": the token must be at least 16 characters"};
+    return token;
+}
+
 Result<void> validate(const Config& c) {
     if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)
         return Error{"capture.ringbuf_bytes must be a power of two of at least 4096, got " +
@@ -239,6 +263,9 @@ Result<void> validate(const Config& c) {
         if (c.detection_save_interval < std::chrono::seconds(1))
             return Error{"detection.save_interval must be at least 1s"};
     }
+    if (!is_loopback_listen(c.listen) && c.api_token_file.empty())
+        return Error{"listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "
+                     "(or listen on 127.0.0.1)"};
     if (!(c.alerting.resend_interval_seconds >= 1)) return Error{"alerting.resend_interval must be at least 1s"};
     if (!(c.alerting.retry.base_seconds > 0) || c.alerting.retry.max_seconds < c.alerting.retry.base_seconds)
         return Error{"alerting.retry_base must be positive and at most alerting.retry_max"};

@@ -15,6 +15,9 @@ namespace homeostat::agent {
 
 struct Config {
     std::string listen = "127.0.0.1:9464";
+    // A file holding the API token. With one, every endpoint but /healthz wants
+    // "Authorization: Bearer <token>"; listening beyond loopback requires one.
+    std::string api_token_file;
     std::string log_level = "info";
 
     // capture
@@ -44,6 +47,12 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
 
 // Loads a YAML file over the defaults. Errors name the file, the line and what is wrong.
 Result<Config> load_config(const std::string& path, Config base = {});
+
+// Whether `listen` ("127.0.0.1:9464", "[::1]:9464") is a loopback address.
+bool is_loopback_listen(const std::string& listen);
+// Reads the API token from `path`: one line, at least 16 characters, and the file must
+// not be readable by group or others. Errors say which.
+Result<std::string> read_api_token(const std::string& path);
 
 // Checks values that no parser can (ranges, powers of two).
 Result<void> validate(const Config& c);

@@ -231,7 +231,28 @@ int main(int argc, char** argv) {
                      store->path().string(), pending ? pending.value() : -1);
     }
 
+    std::string api_token;
+    if (!cfg.api_token_file.empty()) {
+        auto t = agent::read_api_token(cfg.api_token_file);
+        if (!t) return fail(t.error().message);
+        api_token = t.value();
+        spdlog::info("API: a token is required for everything but /healthz");
+    }
+    auto authorized = [&](const agent::HttpRequest& req) {
+        if (api_token.empty()) return true;
+        const std::string want = "Bearer " + api_token;
+        // Constant time: the comparison does not tell how much of a guess was right.
+        if (req.authorization.size() != want.size()) return false;
+        unsigned char diff = 0;
+        for (std::size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(req.authorization[i] ^ want[i]);
+        return diff == 0;
+    };
+
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
+        if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (!authorized(req))
+            return {401, "text/plain; charset=utf-8", "this endpoint wants Authorization: Bearer <token> "
+                                                     "(the daemon's api_token_file)\n"};
         if (req.path == "/metrics") {
             capture.value()->consume(); // serve what the kernel has seen up to now
             std::optional<exporters::DetectionStats> ds;
@@ -246,7 +267,6 @@ int main(int argc, char** argv) {
                     exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats(),
                                                  ds ? &*ds : nullptr)};
         }
-        if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
             j["enabled"] = alerting != nullptr;

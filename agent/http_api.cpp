@@ -236,6 +236,7 @@ private:
         const auto q = r.target.find('?');
         r.path = r.target.substr(0, q);
         if (q != std::string::npos) r.query = r.target.substr(q + 1);
+        if (auto it = req.find(http::field::authorization); it != req.end()) r.authorization = std::string(it->value());
         const bool head = req.method() == http::verb::head;
         const bool keep_alive = req.keep_alive();
         const unsigned version = req.version();

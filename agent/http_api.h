@@ -18,6 +18,7 @@ struct HttpRequest {
     std::string target; // as sent, e.g. "/metrics?x=1"
     std::string path;   // target up to '?', not percent-decoded
     std::string query;  // after '?', without it; empty if none
+    std::string authorization; // the Authorization header, if any
 };
 
 struct HttpResponse {

@@ -40,10 +40,14 @@ commands:
   version              print the version
 
 --addr defaults to 127.0.0.1:9464 (the daemon's default --listen).
+--token-file FILE (or $HOMEOSTAT_TOKEN_FILE): the daemon's api_token_file, when it has one.
 --json prints machine-readable output where a command has it.
 )";
 
 // A tiny HTTP/1.0 GET: the API is on loopback and answers small documents.
+// The daemon's API token, when it wants one (--token-file, or $HOMEOSTAT_TOKEN_FILE).
+std::string g_token;
+
 Result<std::string> http_get(const std::string& addr, const std::string& path) {
     auto colon = addr.rfind(':');
     if (colon == std::string::npos) return Error{"--addr must be HOST:PORT, got '" + addr + "'"};
@@ -61,7 +65,9 @@ Result<std::string> http_get(const std::string& addr, const std::string& path) {
     if (rc != 0)
         return Error{"cannot reach homeostatd at " + addr + ": " + std::strerror(errno) +
                      " (is it running? start it with: sudo homeostatd)", errno};
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + addr + "\r\n\r\n";
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + addr + "\r\n";
+    if (!g_token.empty()) req += "Authorization: Bearer " + g_token + "\r\n";
+    req += "\r\n";
     if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
         return Error{"sending to " + addr + ": " + std::strerror(errno), errno};
     std::string resp;
@@ -72,6 +78,8 @@ Result<std::string> http_get(const std::string& addr, const std::string& path) {
     if (!http1 || body == std::string::npos)
         return Error{"unexpected answer from " + addr + path};
     int status = std::atoi(resp.c_str() + 9);
+    if (status == 401)
+        return Error{addr + path + " wants the daemon's API token: --token-file FILE (or $HOMEOSTAT_TOKEN_FILE)"};
     if (status != 200) return Error{addr + path + " answered HTTP " + std::to_string(status)};
     return resp.substr(body + 4);
 }
@@ -253,16 +261,23 @@ int replay(const std::vector<std::string>& args, bool json) {
 
 int main(int argc, char** argv) {
     std::string addr = "127.0.0.1:9464";
+    std::string token_file = std::getenv("HOMEOSTAT_TOKEN_FILE") ? std::getenv("HOMEOSTAT_TOKEN_FILE") : "";
     bool json = false;
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--addr" && i + 1 < argc) addr = argv[++i];
+        else if (a == "--token-file" && i + 1 < argc) token_file = argv[++i];
         else if (a == "--json") json = true;
         else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
         else args.push_back(a);
     }
     if (args.empty()) { std::fputs(kUsage, stderr); return 2; }
+    if (!token_file.empty()) {
+        auto t = agent::read_api_token(token_file);
+        if (!t) { std::fprintf(stderr, "homeostat: %s\n", t.error().message.c_str()); return 1; }
+        g_token = t.value();
+    }
     const std::string& cmd = args[0];
     if (cmd == "version") {
         std::printf("homeostat %s (%s, abi %d)\n", HOMEOSTAT_VERSION, HOMEOSTAT_GIT_REV, HS_ABI_VERSION);

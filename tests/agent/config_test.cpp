@@ -176,4 +176,11 @@ TEST(ShippedConfig, LoadsAndEqualsDefaults) {
     EXPECT_EQ(c->detection.new_endpoint_hold, d.detection.new_endpoint_hold);
     EXPECT_EQ(c->detection.max_series, d.detection.max_series);
     EXPECT_EQ(c->detection_save_interval, d.detection_save_interval);
+    EXPECT_EQ(c->api_token_file, d.api_token_file);
+    EXPECT_TRUE(c->alerting.receivers.empty());
+    EXPECT_EQ(c->alerting.instance, d.alerting.instance);
+    EXPECT_EQ(c->alerting.resend_interval_seconds, d.alerting.resend_interval_seconds);
+    EXPECT_EQ(c->alerting.retry.base_seconds, d.alerting.retry.base_seconds);
+    EXPECT_EQ(c->alerting.retry.max_seconds, d.alerting.retry.max_seconds);
+    EXPECT_EQ(c->alerting.retry.max_age_seconds, d.alerting.retry.max_age_seconds);
 }

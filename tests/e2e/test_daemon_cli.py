@@ -62,6 +62,46 @@ class DaemonAndCli(h.DaemonTestCase):
         self.assertIn("homeostat_build_info{", m)
         self.assertIn('homeostat_events_dropped_total{reason="ringbuf_full"} 0', m)
 
+    def test_api_token(self):
+        token = self.workdir / "token"
+        token.write_text("t0ken-for-the-e2e-test-0123456789\n")
+        os.chmod(token, 0o644)
+        cfg = self.workdir / "token.yaml"
+        cfg.write_text(f"api_token_file: {token}\n")
+        # Exposed without a token: refused before anything binds.
+        empty = self.workdir / "empty.yaml"
+        empty.write_text("")
+        r = run([h.HOMEOSTATD, "--check-config", "--listen", "0.0.0.0:9", "--config", str(empty)])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not loopback: set api_token_file", r.stderr)
+        # A token file others can read is refused at start.
+        (self.workdir / "tok").mkdir(exist_ok=True)
+        procs = h.ProcessSet(self.workdir / "tok")
+        self.addCleanup(procs.stop_all)
+        d = h.Daemon(procs, self.workdir / "tok")
+        with self.assertRaises(AssertionError) as e:
+            d.start(extra_args=["--config", str(cfg)], healthz_timeout=15)
+        self.assertIn("readable by group or others", str(e.exception))
+        os.chmod(token, 0o600)
+        d.start(extra_args=["--config", str(cfg)])
+        base = f"http://127.0.0.1:{d.port}"
+        self.assertEqual(h.http_get(base + "/healthz")[0], 200)
+        self.assertEqual(h.http_get(base + "/metrics")[0], 401)
+        self.assertEqual(h.http_get(base + "/api/v1/status")[0], 401)
+        auth = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                    "Authorization: Bearer t0ken-for-the-e2e-test-0123456789", base + "/metrics"])
+        self.assertEqual(auth.stdout, "200")
+        wrong = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                     "Authorization: Bearer t0ken-for-the-e2e-test-0123456788", base + "/metrics"])
+        self.assertEqual(wrong.stdout, "401")
+        r = run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{d.port}", "status"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("wants the daemon's API token: --token-file", r.stderr)
+        r = run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{d.port}", "--token-file", str(token), "status"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("programs attached", r.stdout)
+        self.assertEqual(d.stop(), 0)
+
     def test_cli_without_daemon_says_so(self):
         port = h.free_port()
         r = run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{port}", "status"])
