@@ -24,6 +24,19 @@ const char* const kMigrations[] = {
     "  finished_at REAL,"
     "  last_error TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX spool_due ON spool(state, next_attempt_at);",
+    // 1 → 2: window rollups and named documents.
+    "CREATE TABLE rollups ("
+    "  window_start REAL NOT NULL,"
+    "  window_seconds REAL NOT NULL,"
+    "  service TEXT NOT NULL,"
+    "  role TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  requests INTEGER NOT NULL,"
+    "  errors INTEGER NOT NULL,"
+    "  p50 REAL NOT NULL, p95 REAL NOT NULL, p99 REAL NOT NULL);"
+    "CREATE INDEX rollups_time ON rollups(window_start);"
+    "CREATE INDEX rollups_service ON rollups(service, window_start);"
+    "CREATE TABLE documents (name TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL);",
 };
 constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kMigrationCount == Store::kSchemaVersion);
@@ -51,6 +64,7 @@ public:
         return *this;
     }
     int step() { return sqlite3_step(s_); }
+    sqlite3_stmt* raw() { return s_; }
     std::string column_text(int i) const {
         const auto* p = sqlite3_column_blob(s_, i);
         return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, i)) : std::string();
@@ -208,6 +222,87 @@ Result<std::int64_t> Store::prune(double before) {
     q.real(1, before);
     if (q.step() != SQLITE_DONE) return error("pruning the spool");
     return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<void> Store::add_rollups(const std::vector<Rollup>& rows) {
+    if (rows.empty()) return {};
+    if (auto r = exec("BEGIN"); !r) return r;
+    {
+        Stmt q(db_, "INSERT INTO rollups(window_start, window_seconds, service, role, endpoint, requests, errors, "
+                    "p50, p95, p99) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!q.ok()) {
+            exec("ROLLBACK");
+            return error("preparing the rollup insert");
+        }
+        for (const auto& row : rows) {
+            sqlite3_reset(q.raw());
+            q.real(1, row.window_start).real(2, row.window_seconds).text(3, row.service).text(4, row.role)
+                .text(5, row.endpoint).integer(6, row.requests).integer(7, row.errors).real(8, row.p50)
+                .real(9, row.p95).real(10, row.p99);
+            if (q.step() != SQLITE_DONE) {
+                auto e = error("writing rollups");
+                exec("ROLLBACK");
+                return e;
+            }
+        }
+    }
+    return exec("COMMIT");
+}
+
+Result<std::vector<Rollup>> Store::history(const std::string& service, double from, double to, std::size_t limit) {
+    Stmt q(db_, service.empty()
+                    ? "SELECT window_start, window_seconds, service, role, endpoint, requests, errors, p50, p95, p99 "
+                      "FROM rollups WHERE window_start >= ? AND window_start <= ? ORDER BY window_start, service, "
+                      "endpoint LIMIT ?"
+                    : "SELECT window_start, window_seconds, service, role, endpoint, requests, errors, p50, p95, p99 "
+                      "FROM rollups WHERE window_start >= ? AND window_start <= ? AND service = ? "
+                      "ORDER BY window_start, endpoint LIMIT ?");
+    if (!q.ok()) return error("preparing the history query");
+    q.real(1, from).real(2, to);
+    if (service.empty()) q.integer(3, static_cast<std::int64_t>(limit));
+    else q.text(3, service).integer(4, static_cast<std::int64_t>(limit));
+    std::vector<Rollup> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+        Rollup r;
+        r.window_start = q.column_real(0);
+        r.window_seconds = q.column_real(1);
+        r.service = q.column_text(2);
+        r.role = q.column_text(3);
+        r.endpoint = q.column_text(4);
+        r.requests = q.column_int(5);
+        r.errors = q.column_int(6);
+        r.p50 = q.column_real(7);
+        r.p95 = q.column_real(8);
+        r.p99 = q.column_real(9);
+        out.push_back(std::move(r));
+    }
+    if (rc != SQLITE_DONE) return error("reading the history");
+    return out;
+}
+
+Result<std::int64_t> Store::prune_rollups(double before) {
+    Stmt q(db_, "DELETE FROM rollups WHERE window_start < ?");
+    q.real(1, before);
+    if (q.step() != SQLITE_DONE) return error("pruning rollups");
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<void> Store::put_document(const std::string& name, const std::string& value, double now) {
+    Stmt q(db_, "INSERT INTO documents(name, value, updated_at) VALUES(?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+    q.text(1, name).blob(2, value).real(3, now);
+    if (q.step() != SQLITE_DONE) return error("saving " + name);
+    return {};
+}
+
+Result<std::string> Store::get_document(const std::string& name) {
+    Stmt q(db_, "SELECT value FROM documents WHERE name = ?");
+    q.text(1, name);
+    const int rc = q.step();
+    if (rc == SQLITE_ROW) return q.column_text(0);
+    if (rc == SQLITE_DONE) return std::string();
+    return error("reading " + name);
 }
 
 } // namespace homeostat::agent

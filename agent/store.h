@@ -1,5 +1,7 @@
-// Durable state in SQLite (WAL) under the state directory: for now the alert spool, so an
-// alert survives a receiver outage and a daemon restart (delivered at least once).
+// Durable state in SQLite (WAL) under the state directory: the alert spool (an alert
+// survives a receiver outage and a daemon restart: delivered at least once), per-window
+// rollups of every endpoint (the history API; pruned after the retention period) and
+// named documents such as the detector baselines.
 //
 // Schema versioning: a `meta` table holds schema_version; open() applies the migrations
 // a file is missing, in one transaction each, and refuses a file from a newer homeostat.
@@ -31,9 +33,18 @@ struct SpoolItem {
     std::string last_error;
 };
 
+// One endpoint over one aggregation window.
+struct Rollup {
+    double window_start = 0; // unix seconds
+    double window_seconds = 0;
+    std::string service, role, endpoint;
+    std::int64_t requests = 0, errors = 0;
+    double p50 = 0, p95 = 0, p99 = 0; // seconds
+};
+
 class Store {
 public:
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
 
     // Opens (creating it, mode 0600, and its directory, mode 0700) the database at `path`.
     static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
@@ -55,6 +66,19 @@ public:
     Result<std::int64_t> pending();
     // Delivered and failed items older than `before` are deleted.
     Result<std::int64_t> prune(double before);
+
+    // Rollups: one transaction per window.
+    Result<void> add_rollups(const std::vector<Rollup>& rows);
+    // Rows of `service` (all services when empty) with window_start in [from, to], in
+    // time order, at most `limit`.
+    Result<std::vector<Rollup>> history(const std::string& service, double from, double to, std::size_t limit);
+    // Deletes rollups older than `before`; returns how many.
+    Result<std::int64_t> prune_rollups(double before);
+
+    // Named documents (e.g. "detector_state"), replaced atomically.
+    Result<void> put_document(const std::string& name, const std::string& value, double now);
+    // Empty optional-like: ok() with an empty string when there is none.
+    Result<std::string> get_document(const std::string& name);
 
 private:
     Store(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}

@@ -73,6 +73,62 @@ TEST_F(StoreTest, SpoolLifecycleSurvivesReopen) {
     EXPECT_EQ(s.value()->prune(400).value(), 2);
 }
 
+TEST_F(StoreTest, RollupsHistoryAndPruning) {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    std::vector<Rollup> rows;
+    for (int w = 0; w < 10; ++w)
+        for (const char* svc : {"api", "web"}) {
+            Rollup r;
+            r.window_start = 1000 + 10.0 * w;
+            r.window_seconds = 10;
+            r.service = svc;
+            r.role = "server";
+            r.endpoint = "GET /x";
+            r.requests = 100 + w;
+            r.errors = w;
+            r.p95 = 0.005;
+            rows.push_back(r);
+        }
+    ASSERT_TRUE(s.value()->add_rollups(rows).ok());
+    auto api = s.value()->history("api", 1020, 1050, 100).value();
+    ASSERT_EQ(api.size(), 4u);
+    EXPECT_EQ(api.front().window_start, 1020);
+    EXPECT_EQ(api.front().requests, 102);
+    EXPECT_EQ(api.back().errors, 5);
+    EXPECT_EQ(s.value()->history("", 0, 1e9, 100).value().size(), 20u);
+    EXPECT_EQ(s.value()->history("", 0, 1e9, 3).value().size(), 3u);
+    EXPECT_EQ(s.value()->prune_rollups(1050).value(), 10);
+    EXPECT_EQ(s.value()->history("", 0, 1e9, 100).value().size(), 10u);
+}
+
+TEST_F(StoreTest, Documents) {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s.value()->get_document("detector_state").value(), "");
+    ASSERT_TRUE(s.value()->put_document("detector_state", "{\"a\":1}", 5).ok());
+    ASSERT_TRUE(s.value()->put_document("detector_state", "{\"a\":2}", 6).ok());
+    EXPECT_EQ(s.value()->get_document("detector_state").value(), "{\"a\":2}");
+}
+
+TEST_F(StoreTest, MigratesAVersionOneDatabase) {
+    {
+        auto s = Store::open(db());
+        ASSERT_TRUE(s.ok());
+        ASSERT_TRUE(s.value()->enqueue(item("old", 1)).ok());
+    }
+    // Make it look like a version 1 file: drop what version 2 added.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+    sqlite3_exec(raw, "DROP TABLE rollups; DROP TABLE documents; UPDATE meta SET value = '1'", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    EXPECT_EQ(s.value()->schema_version(), 2);
+    EXPECT_EQ(s.value()->pending().value(), 1); // the spool survived the migration
+    EXPECT_TRUE(s.value()->put_document("x", "y", 1).ok());
+}
+
 TEST_F(StoreTest, RefusesANewerSchema) {
     ASSERT_TRUE(Store::open(db()).ok());
     sqlite3* raw = nullptr;
