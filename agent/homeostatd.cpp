@@ -18,6 +18,7 @@
 
 #include "agent/capture.h"
 #include "agent/config.h"
+#include "agent/health_monitor.h"
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
     acfg.max_routes_per_service = cfg.max_routes_per_service;
     engine::Aggregator aggregator(acfg);
     agent::Pipeline pipeline(aggregator, identity);
+    agent::HealthMonitor health(identity); // process and connection health (issue 3)
 
     agent::route_libbpf_logs_to_spdlog();
     agent::CaptureOptions copts;
@@ -139,6 +141,7 @@ int main(int argc, char** argv) {
     spdlog::info("capture: {} programs attached (cgroup_skb ingress/egress on {}, tp_btf/inet_sock_set_state); "
                  "{} listening ports known",
                  capture.value()->attached(), cfg.cgroup2_root, identity.listener_count());
+    health.start();
 
     const double start_time = unix_now();
     auto agent_stats = [&] {
@@ -163,8 +166,11 @@ int main(int argc, char** argv) {
         if (req.path == "/metrics") {
             capture.value()->consume(); // serve what the kernel has seen up to now
             return {200, std::string(exporters::kPrometheusContentType),
-                    exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats())};
+                    exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats()) +
+                        health.prometheus()};
         }
+        if (req.path == "/api/v1/services")
+            return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (req.path == "/api/v1/status") {
             const auto& pc = pipeline.counters();
@@ -187,7 +193,8 @@ int main(int argc, char** argv) {
         if (req.path == "/")
             return {200, "text/plain; charset=utf-8",
                     "homeostatd " HOMEOSTAT_VERSION "\n  /metrics        Prometheus metrics\n"
-                    "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"};
+                    "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
+                    "  /api/v1/services  per-service processes, limits, health (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 
@@ -218,6 +225,7 @@ int main(int argc, char** argv) {
         drain.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             capture.value()->consume();
+            health.poll();
             tick();
         });
     };
