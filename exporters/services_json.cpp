@@ -1,6 +1,7 @@
 #include "exporters/services_json.h"
 
 #include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -47,11 +48,18 @@ std::string render_services_json(const std::vector<ServiceHealth>& services, con
         }
 
     std::map<std::string, json> out;
-    for (const auto& s : services) {
+    // Services seen only through HTTP get the same document shape, with zeros.
+    std::set<std::string> known;
+    for (const auto& s : services) known.insert(s.service);
+    std::vector<ServiceHealth> http_only;
+    for (const auto& [name, h] : summary)
+        if (!known.contains(name)) http_only.push_back(ServiceHealth{.service = name});
+    for (const std::vector<ServiceHealth>* list : {&services, static_cast<const std::vector<ServiceHealth>*>(&http_only)}) {
+        for (const auto& s : *list) {
         json procs = json::array();
         for (const auto& p : s.processes)
-            procs.push_back({{"pid", p.pid}, {"comm", p.comm}, {"cpu_seconds", p.cpu_seconds},
-                             {"resident_memory_bytes", p.rss_bytes}, {"main", p.main}});
+            procs.push_back(json{{"pid", p.pid}, {"comm", p.comm}, {"cpu_seconds", p.cpu_seconds},
+                                 {"resident_memory_bytes", p.rss_bytes}, {"main", p.main}});
         const auto& c = s.cgroup;
         out[s.service] = {
             {"service", s.service},
@@ -73,11 +81,10 @@ std::string render_services_json(const std::vector<ServiceHealth>& services, con
             {"tcp", {{"retransmits", s.tcp_retransmits}, {"resets_sent", s.tcp_resets_sent},
                      {"resets_received", s.tcp_resets_received}, {"connect_failures", s.tcp_connect_failures}}},
         };
+        }
     }
     for (const auto& [name, h] : summary) {
-        auto& j = out[name];
-        if (!j.contains("service")) j["service"] = name;
-        j["http"] = {{"requests", h.requests}, {"errors", h.errors}, {"client_requests", h.client_requests},
+        out[name]["http"] = {{"requests", h.requests}, {"errors", h.errors}, {"client_requests", h.client_requests},
                      {"p95_seconds", h.p95 < 0 ? json(nullptr) : json(h.p95)}};
     }
     json list = json::array();
@@ -89,7 +96,8 @@ std::string render_services_json(const std::vector<ServiceHealth>& services, con
     json doc = {{"services", std::move(list)},
                 {"host", {{"cpu_pressure", pressure(host.cpu)}, {"memory_pressure", pressure(host.memory)},
                           {"io_pressure", pressure(host.io)}, {"events_dropped", host.events_dropped}}}};
-    return doc.dump(2) + "\n";
+    // Service names and comms are kernel bytes: repair, never throw.
+    return doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
 } // namespace homeostat::exporters
