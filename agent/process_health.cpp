@@ -199,11 +199,13 @@ void ProcessHealth::on_proc(const hs_proc_event& ev) {
 }
 
 void ProcessHealth::on_oom(const hs_oom_event& ev) {
-    Service& s = service(service_of_event(ev.tgid, ev.cgroup_id, ev.comm));
-    ++s.h.oom_kills;
-    // The memory cgroup: v1 memory hierarchy on hybrid hosts, else the v2 cgroup.
+    // The memory cgroup: v1 memory hierarchy on hybrid hosts, else the v2 cgroup. A unit
+    // or container named by it wins: the victim may be gone before /proc was read.
     auto mem = mounts_.v1.find("memory");
     std::string path = find_cgroup_by_id(mem != mounts_.v1.end() ? mem->second : mounts_.v2, ev.memcg_id);
+    std::string name = service_from_cgroup_path(path);
+    Service& s = service(name.empty() ? service_of_event(ev.tgid, ev.cgroup_id, ev.comm) : name);
+    ++s.h.oom_kills;
     s.h.last_oom_cgroup = path;
     spdlog::warn("process health: OOM kill of {} (pid {}, {} MiB resident) in memory cgroup {}, service {}",
                  abi::field_str(ev.comm, sizeof ev.comm), ev.tgid, ev.rss_pages * page_size_ >> 20,
@@ -224,9 +226,12 @@ void ProcessHealth::on_tcp(const hs_tcp_event& ev) {
         name = identity_.service_for(x, attributed);
         if (!attributed) name = "unknown"; // never one series per ephemeral port
     }
+    if (spdlog::should_log(spdlog::level::debug))
+        spdlog::debug("process health: tcp {} pid {} cgroup {} port {}->{} service {}", abi::tcp_kind_name(ev.kind),
+                      ev.tgid, ev.cgroup_id, ev.local_port, ev.remote_port, name);
     auto& h = service(name).h;
     switch (ev.kind) {
-    case HS_TCP_RETRANSMIT: ++h.tcp_retransmits; break;
+    case HS_TCP_RETRANSMIT: h.tcp_retransmits += ev.segs ? ev.segs : 1; break;
     case HS_TCP_RESET_SENT: ++h.tcp_resets_sent; break;
     case HS_TCP_RESET_RECEIVED: ++h.tcp_resets_received; break;
     case HS_TCP_CONNECT_FAILED: ++h.tcp_connect_failures; break;

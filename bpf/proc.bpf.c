@@ -173,7 +173,7 @@ int BPF_PROG(hs_oom, struct task_struct *task, uid_t uid)
 	return 0;
 }
 
-static __always_inline void tcp_event(const struct sock *sk, __u8 kind)
+static __always_inline void tcp_event(const struct sock *sk, __u8 kind, __u16 segs)
 {
 	struct hs_tcp_event *e;
 	struct tcp_owner *o = 0;
@@ -189,6 +189,7 @@ static __always_inline void tcp_event(const struct sock *sk, __u8 kind)
 	e->tgid = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	__builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
+	e->segs = segs;
 	/* Time-wait and request socks are smaller structs: only the common part is valid. */
 	if (state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV) {
 		e->cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
@@ -199,6 +200,10 @@ static __always_inline void tcp_event(const struct sock *sk, __u8 kind)
 		}
 	}
 	e->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* A socket being closed has already given its port back (inet_num = 0); the
+	 * source port it used is still in inet_sport. */
+	if (!e->local_port && state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV)
+		e->local_port = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->remote_port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->kind = kind;
@@ -206,9 +211,20 @@ static __always_inline void tcp_event(const struct sock *sk, __u8 kind)
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(hs_tcp_retransmit, const struct sock *sk, const struct sk_buff *skb)
+int BPF_PROG(hs_tcp_retransmit, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	tcp_event(sk, HS_TCP_RETRANSMIT);
+	__u16 segs = 1;
+
+	/* err < 0: nothing was built or sent (busy, no memory), the kernel does not count
+	 * it either. err > 0 is a qdisc verdict (NET_XMIT_DROP...): the segment was resent
+	 * and counted in RetransSegs / total_retrans, then dropped on the way out. */
+	if (err < 0)
+		return 0;
+	/* tcp_skb_pcount(): TCP_SKB_CB(skb)->tcp_gso_segs, 8 bytes into skb->cb. The kernel's
+	 * total_retrans counts segments, so do we. */
+	if (skb && bpf_probe_read_kernel(&segs, sizeof(segs), (const char *)skb->cb + 8) == 0 && segs == 0)
+		segs = 1;
+	tcp_event(sk, HS_TCP_RETRANSMIT, segs);
 	return 0;
 }
 
@@ -217,14 +233,14 @@ int BPF_PROG(hs_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb
 {
 	/* sk is NULL for a reset answering a segment no socket wanted (a closed port): no
 	 * local service to charge, so it is not counted. */
-	tcp_event(sk, HS_TCP_RESET_SENT);
+	tcp_event(sk, HS_TCP_RESET_SENT, 1);
 	return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(hs_tcp_receive_reset, struct sock *sk)
 {
-	tcp_event(sk, HS_TCP_RESET_RECEIVED);
+	tcp_event(sk, HS_TCP_RESET_RECEIVED, 1);
 	return 0;
 }
 
@@ -243,6 +259,6 @@ int BPF_PROG(hs_tcp_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 	}
 	if (oldstate == TCP_SYN_SENT && newstate == TCP_CLOSE)
-		tcp_event(sk, HS_TCP_CONNECT_FAILED);
+		tcp_event(sk, HS_TCP_CONNECT_FAILED, 1);
 	return 0;
 }

@@ -153,7 +153,8 @@ struct hs_tcp_event {
 	__u16 remote_port; /* host byte order */
 	__u8 kind;         /* enum hs_tcp_kind */
 	__u8 family;
-	__u8 _pad0[6];
+	__u16 segs;        /* retransmit: TCP segments resent (a TSO skb carries several); else 1 */
+	__u8 _pad0[4];
 	char comm[HS_COMM_LEN]; /* owner's comm if tgid != 0 */
 };
 

@@ -35,6 +35,7 @@ static_assert(sizeof(hs_oom_event) == 64);
 static_assert(offsetof(hs_oom_event, tgid) == 40);
 static_assert(sizeof(hs_tcp_event) == 56);
 static_assert(offsetof(hs_tcp_event, kind) == 32);
+static_assert(offsetof(hs_tcp_event, segs) == 34);
 static_assert(offsetof(hs_tcp_event, comm) == 40);
 
 // Copies a record of type T out of ring-buffer bytes if the header says it is one.

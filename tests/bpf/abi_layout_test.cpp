@@ -66,7 +66,7 @@ const std::map<std::string, Layout>& cpp_proc_layouts() {
          {sizeof(hs_tcp_event),
           {MEMBER(hs_tcp_event, hdr), MEMBER(hs_tcp_event, cgroup_id), MEMBER(hs_tcp_event, tgid),
            MEMBER(hs_tcp_event, local_port), MEMBER(hs_tcp_event, remote_port), MEMBER(hs_tcp_event, kind),
-           MEMBER(hs_tcp_event, family), MEMBER(hs_tcp_event, _pad0), MEMBER(hs_tcp_event, comm)}}},
+           MEMBER(hs_tcp_event, family), MEMBER(hs_tcp_event, segs), MEMBER(hs_tcp_event, _pad0), MEMBER(hs_tcp_event, comm)}}},
     };
     return l;
 }
