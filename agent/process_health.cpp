@@ -1,4 +1,5 @@
 #include "agent/process_health.h"
+#include "agent/proc_dir.h"
 
 #include <dirent.h>
 #include <time.h>
@@ -30,18 +31,6 @@ bool read_small(const std::string& path, std::string& out) {
     if (n <= 0) return false;
     out.assign(buf, n);
     return true;
-}
-
-template <typename F>
-void for_each_pid(const std::string& proc, F&& f) {
-    DIR* d = ::opendir(proc.c_str());
-    if (!d) return;
-    while (dirent* e = ::readdir(d)) {
-        char* end = nullptr;
-        unsigned long pid = std::strtoul(e->d_name, &end, 10);
-        if (end && *end == '\0' && pid > 0) f(static_cast<std::uint32_t>(pid));
-    }
-    ::closedir(d);
 }
 
 } // namespace

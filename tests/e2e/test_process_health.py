@@ -11,7 +11,6 @@ a service of its own (`hsburn<pid>`, ...) without touching anyone else's cgroup:
     OOM-killed by the kernel; counted once, for that cgroup's unit, with the cgroup.
 """
 
-import json
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from health_case import HealthTestCase  # noqa: E402
 
 PID = os.getpid()
 TICK = os.sysconf("SC_CLK_TCK")
@@ -71,29 +71,7 @@ def own_v1_cgroup(controller: str) -> str:
                          f"{controller} controller (see shared/ENVIRONMENT.md)")
 
 
-class ProcessHealth(h.DaemonTestCase):
-    REQUIRED_BINARIES = ("curl",)
-
-    @classmethod
-    def script(cls, name: str, body: str) -> Path:
-        """An executable script whose file name (≤ 15 bytes) is its comm: its service."""
-        assert len(name) <= 15, name
-        p = cls.workdir / name
-        p.write_text(f"#!{sys.executable}\n{body}")
-        p.chmod(0o755)
-        return p
-
-    @classmethod
-    def start_servers(cls):
-        # One HTTP exchange so that the shared daemon-health check finds its families.
-        cls.pyserver, cls.http_port = h.start_python_server(cls.procs)
-        h.curl([f"http://127.0.0.1:{cls.http_port}/"])
-
-    def services(self) -> dict:
-        status, _, body = self.daemon.get("/api/v1/services")
-        self.assertEqual(status, 200, body[:300])
-        return {s["service"]: s for s in json.loads(body)["services"]}
-
+class ProcessHealth(HealthTestCase):
     def wait_service(self, service: str, processes: int, timeout: float = 10) -> None:
         got = h.settle(lambda: self.metric_value("homeostat_service_processes", service=service),
                        processes, timeout=timeout, stable_for=0.3)
@@ -124,10 +102,7 @@ class ProcessHealth(h.DaemonTestCase):
         name = f"hsmem{PID}"
         mib = 192
         toucher = self.procs.start(name, [str(self.script(name, TOUCH)), str(mib)])
-        deadline = time.monotonic() + 20
-        while "touched" not in toucher.log_path.read_text() and time.monotonic() < deadline:
-            self.assertTrue(toucher.alive(), toucher.log_tail())
-            time.sleep(0.1)
+        self.wait_line(toucher, "touched", timeout=20)
         self.wait_service(name, 1)
         rss = self.metric_value("process_resident_memory_bytes", service=name)
         vmrss = vmrss_bytes(toucher.pid)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+from health_case import HealthTestCase  # noqa: E402
 
 PID = os.getpid()
 NS = f"hs{PID}"
@@ -105,21 +106,8 @@ def sh(*argv: str) -> None:
         raise AssertionError(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr.strip()}")
 
 
-class TcpHealth(h.DaemonTestCase):
+class TcpHealth(HealthTestCase):
     REQUIRED_BINARIES = ("curl", "ip", "tc")
-
-    @classmethod
-    def script(cls, name: str, body: str) -> Path:
-        assert len(name) <= 15, name
-        p = cls.workdir / name
-        p.write_text(f"#!{sys.executable}\n{body}")
-        p.chmod(0o755)
-        return p
-
-    @classmethod
-    def start_servers(cls):
-        cls.pyserver, cls.http_port = h.start_python_server(cls.procs)
-        h.curl([f"http://127.0.0.1:{cls.http_port}/"])
 
     @classmethod
     def make_netns(cls):
@@ -147,16 +135,6 @@ class TcpHealth(h.DaemonTestCase):
         cls.procs.stop_all()
         subprocess.run(["ip", "link", "del", VETH_HOST], capture_output=True)
         subprocess.run(["ip", "netns", "del", NS], capture_output=True)
-
-    def wait_line(self, m, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in m.log_path.read_text(errors="replace").splitlines():
-                if text in line:
-                    return line
-            self.assertTrue(m.alive(), m.log_tail())
-            time.sleep(0.1)
-        self.fail(f"{m.name} did not print {text!r} in {timeout} s:\n{m.log_tail()}")
 
     def test_retransmits_attributed_to_sender(self):
         self.make_netns()
