@@ -272,17 +272,21 @@ void ProcessHealth::refresh(std::chrono::steady_clock::time_point now, std::chro
         if (p.seen != generation_) gone.push_back(pid);
     for (auto pid : gone) leave(pid, true, 0, 0);
 
+    // One pass over processes, then one over services: O(processes + services).
+    std::unordered_map<std::string, double> live_cpu_of;
+    for (auto& [name, s] : services_) {
+        s.h.processes.clear();
+        s.h.resident_memory_bytes = 0;
+    }
+    for (const auto& [pid, p] : procs_) {
+        Service& s = service(p.service);
+        live_cpu_of[p.service] += p.cpu - p.cpu_base;
+        s.h.resident_memory_bytes += p.rss;
+        s.h.processes.push_back({pid, p.comm, p.cpu, p.rss, pid == s.main});
+    }
     for (auto& [name, s] : services_) {
         auto& h = s.h;
-        h.processes.clear();
-        double live_cpu = 0;
-        h.resident_memory_bytes = 0;
-        for (const auto& [pid, p] : procs_) {
-            if (p.service != name) continue;
-            live_cpu += p.cpu - p.cpu_base;
-            h.resident_memory_bytes += p.rss;
-            h.processes.push_back({pid, p.comm, p.cpu, p.rss, pid == s.main});
-        }
+        const double live_cpu = live_cpu_of.contains(name) ? live_cpu_of.at(name) : 0.0;
         std::sort(h.processes.begin(), h.processes.end(), [](auto& a, auto& b) { return a.pid < b.pid; });
         h.cpu_seconds_total = std::max(h.cpu_seconds_total, s.dead_cpu + live_cpu); // never goes back
         const double dt = std::chrono::duration<double>(now - s.last_cpu_at).count();
