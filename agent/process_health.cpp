@@ -33,12 +33,23 @@ bool read_small(const std::string& path, std::string& out) {
     return true;
 }
 
+// Units and containers come from the cgroup, which exec does not change.
+bool named_by_cgroup(const std::string& service) {
+    return service.ends_with(".service") || service.starts_with("container:");
+}
+
 } // namespace
 
 ProcessHealth::ProcessHealth(ServiceResolver& identity, CgroupMounts mounts, std::string proc_root)
     : identity_(identity), mounts_(std::move(mounts)), proc_(std::move(proc_root)) {
     if (long t = ::sysconf(_SC_CLK_TCK); t > 0) ticks_per_second_ = static_cast<double>(t);
     if (long p = ::sysconf(_SC_PAGESIZE); p > 0) page_size_ = static_cast<std::uint64_t>(p);
+}
+
+std::uint64_t ProcessHealth::boot_ticks() const {
+    timespec ts{};
+    ::clock_gettime(CLOCK_BOOTTIME, &ts); // the clock of /proc/<pid>/stat's starttime
+    return static_cast<std::uint64_t>((ts.tv_sec + ts.tv_nsec / 1e9) * ticks_per_second_);
 }
 
 bool ProcessHealth::read_stat(std::uint32_t tgid, Proc& p, std::uint64_t* flags) {
@@ -109,10 +120,7 @@ void ProcessHealth::leave(std::uint32_t tgid, bool exited, double final_cpu, std
     // A restart is a main process that failed (non-zero code, signal) or had been running
     // a while, followed by a new one. A short command that finished cleanly (curl, grep)
     // followed by another run of it is not a restart.
-    timespec ts{};
-    ::clock_gettime(CLOCK_BOOTTIME, &ts);
-    const double lived = p.start_ticks == 0 ? 0
-                                            : (ts.tv_sec + ts.tv_nsec / 1e9) - p.start_ticks / ticks_per_second_;
+    const double lived = p.start_ticks == 0 ? 0 : (boot_ticks() - p.start_ticks) / ticks_per_second_;
     const bool counts = exited && (exit_code != 0 || lived >= kLongRunningSeconds);
     // The oldest remaining process of the service becomes its main one.
     std::uint32_t heir = 0;
@@ -157,23 +165,39 @@ bool ProcessHealth::on_record(std::span<const std::byte> bytes) {
 void ProcessHealth::on_proc(const hs_proc_event& ev) {
     const std::string comm(abi::field_str(ev.comm, sizeof ev.comm));
     switch (ev.hdr.kind) {
-    case HS_EV_PROC_FORK:
+    // Fork and exec are the busy path on build hosts (thousands a second): no /proc
+    // reads for a fork, and none for an exec inside a unit or container. CPU and RSS
+    // come with the next scan; processes gone before it cost only these events.
+    case HS_EV_PROC_FORK: {
+        identity_.forget_pid(ev.tgid); // a reused pid
+        if (procs_.contains(ev.tgid)) return;
+        // Same cgroup, comm and inherited sockets as its parent: the same service.
+        auto parent = procs_.find(ev.ppid);
+        std::string name = parent != procs_.end() ? parent->second.service
+                                                  : service_of_event(ev.tgid, ev.cgroup_id, ev.comm);
+        join(ev.tgid, name, comm, 0).start_ticks = boot_ticks();
+        return;
+    }
     case HS_EV_PROC_EXEC: {
-        // A new process or a new image: its identity (comm, maybe cgroup) is new too.
-        identity_.forget_pid(ev.tgid);
-        std::string name = identity_.service_for_pid(ev.tgid, comm);
         auto it = procs_.find(ev.tgid);
+        if (it != procs_.end() && named_by_cgroup(it->second.service)) {
+            it->second.comm = comm; // exec keeps the cgroup, hence the unit or container
+            return;
+        }
+        identity_.forget_pid(ev.tgid); // the name may hold the old comm
+        std::string name = identity_.service_for_pid(ev.tgid, comm);
         if (it != procs_.end() && it->second.service == name) {
             it->second.comm = comm;
             return;
         }
         double cpu = 0;
+        std::uint64_t start = boot_ticks();
         if (it != procs_.end()) {
             cpu = it->second.cpu;
+            start = it->second.start_ticks;
             leave(ev.tgid, false, cpu, 0); // exec'd into another service: moved, not exited
         }
-        Proc& p = join(ev.tgid, name, comm, cpu);
-        read_stat(ev.tgid, p);
+        join(ev.tgid, name, comm, cpu).start_ticks = start;
         return;
     }
     case HS_EV_PROC_EXIT: {

@@ -69,6 +69,7 @@ private:
     Service& service(const std::string& name);
     std::string service_of_event(std::uint32_t tgid, std::uint64_t cgroup_id, const char* comm);
     bool read_stat(std::uint32_t tgid, Proc& p, std::uint64_t* flags = nullptr);
+    std::uint64_t boot_ticks() const; // now, in /proc/<pid>/stat starttime units
     void refresh_limits(Service& s);
 
     ServiceResolver& identity_;
