@@ -127,12 +127,15 @@ std::vector<engine::ServiceWindow> Detection::resource_windows(const std::vector
         w.memory_bytes = t.memory_bytes;
         if (t.memory_limit_bytes > 0) w.memory_limit_bytes = t.memory_limit_bytes;
         auto prev = previous_totals_.find(t.service);
-        if (have_previous && prev != previous_totals_.end()) {
-            // Counters only grow; a smaller value means the source restarted counting.
+        const bool known = prev != previous_totals_.end();
+        if (have_previous && known)
             w.cpu_cores = std::max(t.cpu_seconds - prev->second.cpu_seconds, 0.0) / elapsed;
-            w.oom_kills = t.oom_kills >= prev->second.oom_kills ? t.oom_kills - prev->second.oom_kills : 0;
-            w.restarts = t.restarts >= prev->second.restarts ? t.restarts - prev->second.restarts : 0;
-        }
+        // The counters start at 0 with the daemon: a service not seen before brings all of
+        // its count as new. Counters only grow; a smaller value means they restarted.
+        const std::uint64_t oom_before = known ? prev->second.oom_kills : 0;
+        const std::uint64_t restarts_before = known ? prev->second.restarts : 0;
+        w.oom_kills = t.oom_kills >= oom_before ? t.oom_kills - oom_before : 0;
+        w.restarts = t.restarts >= restarts_before ? t.restarts - restarts_before : 0;
         if (t.cpu_limit_cores > 0) w.cpu_limit_cores = t.cpu_limit_cores;
         out.push_back(std::move(w));
     }

@@ -23,6 +23,7 @@
 #include "agent/store.h"
 #include "agent/config.h"
 #include "agent/detection.h"
+#include "agent/health_monitor.h"
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
     acfg.max_routes_per_service = cfg.max_routes_per_service;
     engine::Aggregator aggregator(acfg);
     agent::Pipeline pipeline(aggregator, identity);
+    agent::HealthMonitor health(identity); // process and connection health (issue 3)
     if (auto colon = cfg.listen.rfind(':'); colon != std::string::npos)
         pipeline.ignore_self(static_cast<std::uint32_t>(::getpid()),
                              static_cast<std::uint16_t>(std::atoi(cfg.listen.c_str() + colon + 1)));
@@ -189,6 +191,7 @@ int main(int argc, char** argv) {
     spdlog::info("capture: {} programs attached (cgroup_skb ingress/egress on {}, tp_btf/inet_sock_set_state); "
                  "{} listening ports known",
                  capture.value()->attached(), cfg.cgroup2_root, identity.listener_count());
+    health.start();
 
     const double start_time = unix_now();
     auto agent_stats = [&] {
@@ -265,8 +268,11 @@ int main(int argc, char** argv) {
             }
             return {200, std::string(exporters::kPrometheusContentType),
                     exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats(),
-                                                 ds ? &*ds : nullptr)};
+                                                 ds ? &*ds : nullptr) +
+                        health.prometheus()};
         }
+        if (req.path == "/api/v1/services")
+            return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
             j["enabled"] = alerting != nullptr;
@@ -301,7 +307,8 @@ int main(int argc, char** argv) {
                     "homeostatd " HOMEOSTAT_VERSION "\n  /metrics        Prometheus metrics\n"
                     "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
                     "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"
-                    "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"};
+                    "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"
+                    "  /api/v1/services  per-service processes, limits, health (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 
@@ -333,6 +340,7 @@ int main(int argc, char** argv) {
             if (ec) return;
             capture.value()->consume();
             if (recorder) recorder->flush();
+            health.poll();
             tick();
         });
     };
@@ -357,7 +365,8 @@ int main(int argc, char** argv) {
         detect_timer.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             capture.value()->consume();
-            auto changes = detection->tick(monotonic_now(), unix_now());
+            const auto totals = health.totals();
+            auto changes = detection->tick(monotonic_now(), unix_now(), &totals);
             if (alerting && !changes.empty()) alerting->on_changes(changes, unix_now());
             detect_tick();
         });

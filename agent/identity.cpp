@@ -1,4 +1,5 @@
 #include "agent/identity.h"
+#include "agent/proc_dir.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -27,19 +28,6 @@ std::string read_first_line(const std::string& path) {
     std::string line;
     std::getline(f, line);
     return line;
-}
-
-// Visits every numeric entry of /proc.
-template <typename F>
-void for_each_pid(const std::string& proc, F&& f) {
-    DIR* d = ::opendir(proc.c_str());
-    if (!d) return;
-    while (dirent* e = ::readdir(d)) {
-        char* end = nullptr;
-        unsigned long pid = std::strtoul(e->d_name, &end, 10);
-        if (end && *end == '\0' && pid > 0) f(static_cast<std::uint32_t>(pid));
-    }
-    ::closedir(d);
 }
 
 // Visits the socket inodes among a process's open fds.

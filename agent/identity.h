@@ -46,6 +46,9 @@ public:
     // Service of a process; cached per pid until the process listens anew or exits.
     const std::string& service_for_pid(std::uint32_t tgid, std::string_view comm_hint = {});
 
+    // Forgets a process's cached service: it exec'd a new image or its pid is new.
+    void forget_pid(std::uint32_t tgid) { pid_service_.erase(tgid); }
+
     // Drops cached processes that no longer exist. Call every minute or so.
     void sweep();
 

@@ -31,6 +31,8 @@ commands:
   status               the daemon's status (events, drops, uptime)
   anomalies            open and recent anomalies with their evidence
   alerts               firing and resolved alerts, receivers, deliveries waiting
+  services             per-service processes, CPU, memory, limits, restarts, OOM kills,
+                       TCP trouble and HTTP summary (--json: the API's document)
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
   replay FILE [--config CONFIG]
@@ -257,6 +259,45 @@ int replay(const std::vector<std::string>& args, bool json) {
     return 0;
 }
 
+// "12.3M" style sizes keep the table narrow.
+std::string human_bytes(double b) {
+    const char* units[] = {"B", "K", "M", "G", "T"};
+    int u = 0;
+    while (b >= 1024 && u < 4) b /= 1024, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.1f%s", b, units[u]);
+    return buf;
+}
+
+int print_services(const std::string& addr, bool json) {
+    auto body = http_get(addr, "/api/v1/services");
+    if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }
+    if (json) { std::fputs(body.value().c_str(), stdout); return 0; }
+    auto j = nlohmann::json::parse(body.value(), nullptr, false);
+    if (j.is_discarded() || !j.contains("services")) { std::fprintf(stderr, "homeostat: unexpected /api/v1/services answer\n"); return 1; }
+    auto num = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : -1.0; };
+    std::printf("%-32s %5s %8s %7s %9s %9s %8s %4s %4s %7s %7s %8s %8s\n", "SERVICE", "PROCS", "CPU_S", "CORES",
+                "RSS", "MEM_LIMIT", "CPU_QUOTA", "RST", "OOM", "RETRANS", "RESETS", "CONNFAIL", "HTTP_REQ");
+    for (const auto& s : j["services"]) {
+        const auto& lim = s["limits"];
+        double mem_limit = num(lim["memory_limit_bytes"]), quota = num(lim["cpu_quota_cores"]);
+        char quota_s[16] = "-";
+        if (quota >= 0) std::snprintf(quota_s, sizeof quota_s, "%.2f", quota);
+        const auto& tcp = s["tcp"];
+        std::printf("%-32s %5zu %8.2f %7.2f %9s %9s %8s %4llu %4llu %7llu %7llu %8llu %8llu\n",
+                    s.value("service", "?").substr(0, 32).c_str(), s["processes"].size(),
+                    s["cpu"].value("seconds_total", 0.0), s["cpu"].value("usage_cores", 0.0),
+                    human_bytes(s["memory"].value("resident_bytes", 0.0)).c_str(),
+                    mem_limit < 0 ? "-" : human_bytes(mem_limit).c_str(), quota_s,
+                    (unsigned long long)s.value("restarts", 0ULL), (unsigned long long)s.value("oom_kills", 0ULL),
+                    (unsigned long long)tcp.value("retransmits", 0ULL),
+                    (unsigned long long)(tcp.value("resets_sent", 0ULL) + tcp.value("resets_received", 0ULL)),
+                    (unsigned long long)tcp.value("connect_failures", 0ULL),
+                    (unsigned long long)s["http"].value("requests", 0ULL));
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -287,6 +328,7 @@ int main(int argc, char** argv) {
     if (cmd == "anomalies") return print_anomalies(addr, json);
     if (cmd == "alerts") return print_alerts(addr, json);
     if (cmd == "replay") return replay(args, json);
+    if (cmd == "services") return print_services(addr, json);
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
         if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }

@@ -26,6 +26,18 @@
 enum hs_event_kind {
 	HS_EV_HTTP_EXCHANGE = 1, /* one finished request/response head pair */
 	HS_EV_LISTEN = 2,        /* a process started listening on a TCP port */
+	HS_EV_PROC_EXEC = 3,     /* hs_proc_event: a process image was replaced (bpf/proc.bpf.c) */
+	HS_EV_PROC_FORK = 4,     /* hs_proc_event: a new process (not a thread) */
+	HS_EV_PROC_EXIT = 5,     /* hs_proc_event: the last thread of a process exited */
+	HS_EV_OOM_KILL = 6,      /* hs_oom_event: the kernel chose an OOM victim */
+	HS_EV_TCP = 7,           /* hs_tcp_event: retransmit, reset or failed connect */
+};
+
+enum hs_tcp_kind {
+	HS_TCP_RETRANSMIT = 1,
+	HS_TCP_RESET_SENT = 2,
+	HS_TCP_RESET_RECEIVED = 3,
+	HS_TCP_CONNECT_FAILED = 4, /* SYN_SENT -> CLOSE */
 };
 
 enum hs_role {
@@ -105,6 +117,45 @@ struct hs_listen_event {
 	__u8 family;  /* AF_INET or AF_INET6 */
 	__u8 _pad0;
 	char comm[HS_COMM_LEN];
+};
+
+/* Process life cycle (exec, fork, exit). */
+struct hs_proc_event {
+	struct hs_event_header hdr;
+	__u64 cgroup_id; /* cgroup v2 id of the process */
+	__u64 cpu_ns;    /* exit only: on-CPU time of the whole process (all threads), ns */
+	__u32 tgid;
+	__u32 ppid;      /* tgid of the parent */
+	__u32 exit_code; /* exit only: wait(2) status: (code << 8) | signal */
+	__u32 _pad0;
+	char comm[HS_COMM_LEN];
+};
+
+/* The OOM killer marked a victim (oom:mark_victim). */
+struct hs_oom_event {
+	struct hs_event_header hdr;
+	__u64 cgroup_id; /* cgroup v2 id of the victim */
+	__u64 memcg_id;  /* id (kernfs inode) of the victim's memory cgroup: v1 memory hierarchy
+	                    on hybrid hosts, the v2 cgroup otherwise; 0 if unknown */
+	__u64 rss_pages; /* victim's anon + file + shmem resident pages at the kill */
+	__u32 tgid;
+	__u32 uid;
+	char comm[HS_COMM_LEN];
+};
+
+/* A TCP health event on a socket (enum hs_tcp_kind). These fire per lost segment or per
+ * reset, not per packet: rare enough for the ring buffer. */
+struct hs_tcp_event {
+	struct hs_event_header hdr;
+	__u64 cgroup_id;   /* cgroup v2 id of the socket, 0 if it was not a full socket */
+	__u32 tgid;        /* process that connect()ed the socket, 0 if not known */
+	__u16 local_port;  /* host byte order */
+	__u16 remote_port; /* host byte order */
+	__u8 kind;         /* enum hs_tcp_kind */
+	__u8 family;
+	__u16 segs;        /* retransmit: TCP segments resent (a TSO skb carries several); else 1 */
+	__u8 _pad0[4];
+	char comm[HS_COMM_LEN]; /* owner's comm if tgid != 0 */
 };
 
 #endif /* HOMEOSTAT_EVENTS_H */

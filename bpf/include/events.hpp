@@ -28,6 +28,15 @@ static_assert(offsetof(hs_http_exchange, path) == 120);
 static_assert(sizeof(hs_http_exchange) == 120 + HS_PATH_MAX);
 static_assert(sizeof(hs_http_exchange) % 8 == 0);
 static_assert(sizeof(hs_listen_event) == 48);
+static_assert(sizeof(hs_proc_event) == 64);
+static_assert(offsetof(hs_proc_event, tgid) == 32);
+static_assert(offsetof(hs_proc_event, comm) == 48);
+static_assert(sizeof(hs_oom_event) == 64);
+static_assert(offsetof(hs_oom_event, tgid) == 40);
+static_assert(sizeof(hs_tcp_event) == 56);
+static_assert(offsetof(hs_tcp_event, kind) == 32);
+static_assert(offsetof(hs_tcp_event, segs) == 34);
+static_assert(offsetof(hs_tcp_event, comm) == 40);
 
 // Copies a record of type T out of ring-buffer bytes if the header says it is one.
 // Ring-buffer memory is only 8-byte aligned and read-only; a copy keeps callers simple.
@@ -83,5 +92,15 @@ std::string format_address(std::uint8_t family, const std::uint8_t (&addr)[16]);
 
 std::string to_string(const hs_http_exchange& e);
 std::string to_string(const hs_listen_event& e);
+
+inline std::string_view tcp_kind_name(std::uint8_t k) {
+    switch (k) {
+    case HS_TCP_RETRANSMIT: return "retransmit";
+    case HS_TCP_RESET_SENT: return "reset_sent";
+    case HS_TCP_RESET_RECEIVED: return "reset_received";
+    case HS_TCP_CONNECT_FAILED: return "connect_failed";
+    default: return "unknown";
+    }
+}
 
 } // namespace homeostat::abi

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "events.hpp"
@@ -48,18 +49,33 @@ const std::map<std::string, Layout>& cpp_layouts() {
     return l;
 }
 
-class AbiLayout : public ::testing::Test {
-protected:
-    void SetUp() override {
-        btf_ = btf__parse_elf(HTTP_BPF_OBJECT, nullptr);
-        ASSERT_NE(btf_, nullptr) << "cannot read BTF from " << HTTP_BPF_OBJECT;
-    }
-    void TearDown() override { btf__free(btf_); }
-    btf* btf_ = nullptr;
-};
+// Structs of bpf/proc.bpf.c, checked against proc.bpf.o.
+const std::map<std::string, Layout>& cpp_proc_layouts() {
+    static const std::map<std::string, Layout> l = {
+        {"hs_proc_event",
+         {sizeof(hs_proc_event),
+          {MEMBER(hs_proc_event, hdr), MEMBER(hs_proc_event, cgroup_id), MEMBER(hs_proc_event, cpu_ns),
+           MEMBER(hs_proc_event, tgid), MEMBER(hs_proc_event, ppid), MEMBER(hs_proc_event, exit_code),
+           MEMBER(hs_proc_event, _pad0), MEMBER(hs_proc_event, comm)}}},
+        {"hs_oom_event",
+         {sizeof(hs_oom_event),
+          {MEMBER(hs_oom_event, hdr), MEMBER(hs_oom_event, cgroup_id), MEMBER(hs_oom_event, memcg_id),
+           MEMBER(hs_oom_event, rss_pages), MEMBER(hs_oom_event, tgid), MEMBER(hs_oom_event, uid),
+           MEMBER(hs_oom_event, comm)}}},
+        {"hs_tcp_event",
+         {sizeof(hs_tcp_event),
+          {MEMBER(hs_tcp_event, hdr), MEMBER(hs_tcp_event, cgroup_id), MEMBER(hs_tcp_event, tgid),
+           MEMBER(hs_tcp_event, local_port), MEMBER(hs_tcp_event, remote_port), MEMBER(hs_tcp_event, kind),
+           MEMBER(hs_tcp_event, family), MEMBER(hs_tcp_event, segs), MEMBER(hs_tcp_event, _pad0), MEMBER(hs_tcp_event, comm)}}},
+    };
+    return l;
+}
 
-TEST_F(AbiLayout, EveryStructMatchesMemberByMember) {
-    for (const auto& [name, cpp] : cpp_layouts()) {
+void expect_layouts_match(const char* object, const std::map<std::string, Layout>& layouts) {
+    btf* btf_ = btf__parse_elf(object, nullptr);
+    ASSERT_NE(btf_, nullptr) << "cannot read BTF from " << object;
+    std::unique_ptr<btf, void (*)(btf*)> guard(btf_, btf__free);
+    for (const auto& [name, cpp] : layouts) {
         SCOPED_TRACE(name);
         int id = btf__find_by_name_kind(btf_, name.c_str(), BTF_KIND_STRUCT);
         ASSERT_GT(id, 0) << name << " is not in the BPF object's BTF";
@@ -75,5 +91,9 @@ TEST_F(AbiLayout, EveryStructMatchesMemberByMember) {
         }
     }
 }
+
+TEST(AbiLayout, EveryStructMatchesMemberByMember) { expect_layouts_match(HTTP_BPF_OBJECT, cpp_layouts()); }
+
+TEST(AbiLayout, ProcStructsMatchMemberByMember) { expect_layouts_match(PROC_BPF_OBJECT, cpp_proc_layouts()); }
 
 } // namespace

@@ -147,8 +147,11 @@ class DaemonAndCli(h.DaemonTestCase):
         second.start()
         held = prog_ids_held_by(second.managed.pid)
         loaded = loaded_programs()
+        # HTTP capture, then process health (bpf/proc.bpf.c).
         self.assertEqual(sorted(loaded[i] for i in held if i in loaded),
-                         ["hs_egress", "hs_ingress", "hs_sock_state"])
+                         sorted(["hs_egress", "hs_ingress", "hs_sock_state",
+                                 "hs_exec", "hs_exit", "hs_fork", "hs_oom", "hs_tcp_retransmit",
+                                 "hs_tcp_send_reset", "hs_tcp_receive_reset", "hs_tcp_state"]))
         self.assertEqual(second.stop(), 0)
         # The kernel frees programs after an RCU grace period: give it a moment.
         deadline = time.monotonic() + 5

@@ -1,4 +1,6 @@
 #include "exporters/prometheus_text.h"
+#include "exporters/service_health_text.h"
+#include "exporters/services_json.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -440,6 +442,82 @@ TEST(PrometheusText, OneHelpAndTypePerFamilyAndNoInterleaving) {
     EXPECT_EQ(types.size(), 12u);
 }
 
+std::vector<ServiceHealth> rich_services() {
+    ServiceHealth web{.service = "web.service"};
+    web.processes = {{10, "nginx", 1.5, 10 << 20, true}, {11, "nginx", 0.5, 6 << 20, false}};
+    web.cpu_seconds_total = 12.25;
+    web.resident_memory_bytes = 16 << 20;
+    web.restarts = 2;
+    web.oom_kills = 1;
+    web.exits = 5;
+    web.exits_failed = 3;
+    web.tcp_retransmits = 7;
+    web.tcp_resets_sent = 1;
+    web.tcp_resets_received = 4;
+    web.tcp_connect_failures = 3;
+    web.cgroup.memory_limit_bytes = 64 << 20;
+    web.cgroup.memory_usage_bytes = 32 << 20;
+    web.cgroup.cpu_quota_cores = 0.5;
+    web.cgroup.pids_max = 100;
+    web.cgroup.cpu_pressure = Pressure{.some_avg10 = 0.25, .full_avg10 = 0.1, .has_full = true};
+    web.cpu_quota_utilisation = 0.95;
+    web.memory_limit_utilisation = 0.5;
+    ServiceHealth odd{.service = "we\"ird\n\xff"}; // escaped and repaired
+    odd.cpu_seconds_total = 1;
+    ServiceHealth odd2{.service = "we\"ird\n\xfe"}; // same name once repaired: merged
+    odd2.cpu_seconds_total = 2;
+    return {web, odd, odd2};
+}
+
+HostHealth rich_host() {
+    HostHealth h;
+    h.cpu = Pressure{.some_avg10 = 0.5};
+    h.memory = Pressure{.some_avg10 = 0.01, .full_avg10 = 0.0, .has_full = true};
+    h.events_dropped = 3;
+    return h;
+}
+
+TEST(ServiceHealthText, FamiliesAreLabelledByServiceOnly) {
+    const std::string t = render_service_health(rich_services(), rich_host());
+    EXPECT_THAT(t, HasSubstr("process_cpu_seconds_total{service=\"web.service\"} 12.25\n"));
+    EXPECT_THAT(t, HasSubstr("process_resident_memory_bytes{service=\"web.service\"} 16777216\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_service_restarts_total{service=\"web.service\"} 2\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_oom_kills_total{service=\"web.service\"} 1\n"));
+    EXPECT_THAT(t, HasSubstr("tcp_retransmits_total{service=\"web.service\"} 7\n"));
+    EXPECT_THAT(t, HasSubstr("tcp_resets_total{service=\"web.service\",direction=\"received\"} 4\n"));
+    EXPECT_THAT(t, HasSubstr("tcp_resets_total{service=\"web.service\",direction=\"sent\"} 1\n"));
+    EXPECT_THAT(t, HasSubstr("tcp_connect_failures_total{service=\"web.service\"} 3\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_process_exits_total{service=\"web.service\",outcome=\"failure\"} 3\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_cgroup_memory_limit_bytes{service=\"web.service\"} 67108864\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_cgroup_cpu_quota_cores{service=\"web.service\"} 0.5\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_cgroup_cpu_quota_utilisation_ratio{service=\"web.service\"} 0.95\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_cgroup_pressure_avg10_ratio{service=\"web.service\",resource=\"cpu\",kind=\"full\"} 0.1\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_host_pressure_avg10_ratio{resource=\"cpu\",kind=\"some\"} 0.5\n"));
+    EXPECT_THAT(t, HasSubstr("homeostat_process_events_dropped_total 3\n"));
+    EXPECT_THAT(t, Not(HasSubstr("pid=")));
+    // Unlimited or unknown limits are absent, not zero.
+    EXPECT_THAT(t, Not(HasSubstr("homeostat_cgroup_memory_high_bytes")));
+    // Names equal after UTF-8 repair are one series with the sum.
+    EXPECT_THAT(t, HasSubstr("process_cpu_seconds_total{service=\"we\\\"ird\\n\xEF\xBF\xBD\"} 3\n"));
+}
+
+TEST(ServiceHealthText, ServicesJsonCarriesHttpSummaryAndLimits) {
+    Snapshot snap = rich_snapshot();
+    ExchangeSeries s;
+    s.service = "web.service";
+    s.method = "GET";
+    s.route = "/";
+    s.status = 503;
+    s.latency.count = 4;
+    snap.series.push_back(s);
+    const std::string j = render_services_json(rich_services(), rich_host(), snap);
+    EXPECT_THAT(j, HasSubstr("\"service\": \"web.service\""));
+    EXPECT_THAT(j, HasSubstr("\"errors\": 4"));
+    EXPECT_THAT(j, HasSubstr("\"memory_limit_bytes\": 67108864"));
+    EXPECT_THAT(j, HasSubstr("\"oom_kills\": 1"));
+    EXPECT_THAT(j, HasSubstr("\"resets_received\": 4"));
+}
+
 // promtool is part of CI's toolchain: when it is missing this test fails, it never skips.
 TEST(PrometheusText, PromtoolAcceptsTheOutputWithoutWarnings) {
     const std::string promtool = HOMEOSTAT_PROMTOOL;
@@ -451,8 +529,9 @@ TEST(PrometheusText, PromtoolAcceptsTheOutputWithoutWarnings) {
     const auto file = dir / ("homeostat_metrics_" + std::to_string(::getpid()) + ".txt");
     {
         std::ofstream out(file, std::ios::binary);
+        // What /metrics serves: the HTTP families and detection, then process and connection health.
         const auto d = rich_detection();
-        out << render_prometheus(rich_snapshot(), rich_agent(), &d);
+        out << render_prometheus(rich_snapshot(), rich_agent(), &d) + render_service_health(rich_services(), rich_host());
         ASSERT_TRUE(out.good());
     }
     const std::string cmd = promtool + " check metrics < " + file.string() + " 2>&1";
