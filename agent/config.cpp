@@ -95,6 +95,7 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"api_token_file", [](auto& n, Config& c) { return as_string(n, c.api_token_file); }},
             {"log_level", [](auto& n, Config& c) { return as_string(n, c.log_level); }},
             {"state_dir", [](auto& n, Config& c) { return as_string(n, c.state_dir); }},
+            {"history_retention", [](auto& n, Config& c) { return as_seconds(n, c.history_retention_seconds); }},
         }},
         {"capture", {
             {"cgroup2_root", [](auto& n, Config& c) { return as_string(n, c.cgroup2_root); }},
@@ -263,6 +264,7 @@ Result<void> validate(const Config& c) {
         if (c.detection_save_interval < std::chrono::seconds(1))
             return Error{"detection.save_interval must be at least 1s"};
     }
+    if (c.history_retention_seconds < 60) return Error{"history_retention must be at least 1m"};
     if (!is_loopback_listen(c.listen) && c.api_token_file.empty())
         return Error{"listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "
                      "(or listen on 127.0.0.1)"};

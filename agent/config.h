@@ -32,6 +32,8 @@ struct Config {
 
     // where state that outlives the process goes (detector baselines)
     std::string state_dir = "/var/lib/homeostat";
+    // Per-window history (GET /api/v1/history) and finished deliveries are kept this long.
+    double history_retention_seconds = 24 * 3600;
 
     // detection (docs/detection.md)
     bool detection_enabled = true;

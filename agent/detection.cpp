@@ -171,6 +171,7 @@ std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_n
         const auto end = std::chrono::nanoseconds((w + 1) * window.count());
         in.end_unix = unix_now - std::chrono::duration<double>(now - end).count();
         in.endpoints = &stats;
+        if (on_window_) on_window_(stats, in.end_unix - in.window_seconds, in.window_seconds);
         for (auto& a : monitor_.observe(in)) {
             if (options_.log_changes) log_change(a);
             changes.push_back(std::move(a));

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,6 +65,11 @@ public:
     // When tick() next has work: the end of the current window plus the grace period.
     std::chrono::nanoseconds next_due(std::chrono::nanoseconds now) const;
 
+    // Called with every window tick() observes (its endpoints, start as unix seconds, and
+    // length), e.g. to keep history.
+    using WindowSink = std::function<void(const std::vector<engine::EndpointWindow>&, double, double)>;
+    void on_window(WindowSink sink) { on_window_ = std::move(sink); }
+
     const engine::detect::LiveMonitor& monitor() const { return monitor_; }
     // {"anomalies": [...], "open": N, "series": N, "warmup_windows": N, ...} for the API.
     nlohmann::json to_json() const;
@@ -75,6 +81,7 @@ private:
     std::vector<engine::ServiceWindow> resource_windows(const std::vector<ServiceTotals>& totals,
                                                        std::chrono::nanoseconds now);
 
+    WindowSink on_window_;
     std::int64_t next_window_; // the next window to observe
     std::string last_save_error_;
     std::unordered_map<std::string, ServiceTotals> previous_totals_;

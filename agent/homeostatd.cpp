@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <cmath>
 #include <iostream>
 #include <optional>
 
@@ -70,6 +71,47 @@ double unix_now() {
     timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// GET /api/v1/history?service=NAME&from=UNIX&to=UNIX&limit=N: per-window rollups.
+agent::HttpResponse history_response(agent::Store* store, const std::string& query, double now) {
+    if (!store) return {503, "text/plain; charset=utf-8", "no state database: no history is kept\n"};
+    std::string service;
+    double from = now - 3600, to = now;
+    std::size_t limit = 10000;
+    std::size_t pos = 0;
+    while (pos <= query.size() && !query.empty()) {
+        const auto amp = query.find('&', pos);
+        const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+        const auto eq = kv.find('=');
+        const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : agent::url_decode(kv.substr(eq + 1));
+        char* end = nullptr;
+        if (k == "service") service = v;
+        else if (k == "from" || k == "to" || k == "limit") {
+            const double x = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end != '\0' || !std::isfinite(x) || x < 0)
+                return {400, "text/plain; charset=utf-8", k + " must be a non-negative number (unix seconds)\n"};
+            if (k == "from") from = x;
+            else if (k == "to") to = x;
+            else limit = static_cast<std::size_t>(std::min(x, 100000.0));
+        } else if (!k.empty())
+            return {400, "text/plain; charset=utf-8", "unknown parameter '" + k + "' (service, from, to, limit)\n"};
+        if (amp == std::string::npos) break;
+        pos = amp + 1;
+    }
+    auto rows = store->history(service, from, to, limit + 1);
+    if (!rows) return {500, "text/plain; charset=utf-8", rows.error().message + "\n"};
+    nlohmann::json list = nlohmann::json::array();
+    const bool truncated = rows.value().size() > limit;
+    for (std::size_t i = 0; i < rows.value().size() && i < limit; ++i) {
+        const auto& r = rows.value()[i];
+        list.push_back({{"window_start", r.window_start}, {"window_seconds", r.window_seconds}, {"service", r.service},
+                        {"role", r.role}, {"endpoint", r.endpoint}, {"requests", r.requests}, {"errors", r.errors},
+                        {"p50", r.p50}, {"p95", r.p95}, {"p99", r.p99}});
+    }
+    nlohmann::json j = {{"from", from}, {"to", to}, {"service", service}, {"truncated", truncated},
+                        {"rollups", std::move(list)}};
+    return {200, "application/json", j.dump() + "\n"};
 }
 
 int fail(const std::string& what) {
@@ -213,14 +255,36 @@ int main(int argc, char** argv) {
     asio::io_context io;
 
     // Alerting: deliveries are spooled in the state database before they are sent.
+    // The state database: alert spool and per-window history. Without it (a read-only
+    // disk, say) the daemon still observes and detects; alerting needs it.
     std::unique_ptr<agent::Store> store;
+    if (!cfg.state_dir.empty()) {
+        auto db = agent::Store::open(std::filesystem::path(cfg.state_dir) / "homeostat.db");
+        if (db) {
+            store = std::move(db.value());
+            if (auto pruned = store->prune_rollups(unix_now() - cfg.history_retention_seconds); !pruned)
+                spdlog::warn("history: {}", pruned.error().message);
+        } else if (!cfg.alerting.receivers.empty()) {
+            return fail("alerting: " + db.error().message);
+        } else {
+            spdlog::warn("{}; no history is kept (the daemon goes on observing)", db.error().message);
+        }
+    }
+    if (store && detection) {
+        detection->on_window([&](const std::vector<engine::EndpointWindow>& eps, double start_unix, double seconds) {
+            std::vector<agent::Rollup> rows;
+            rows.reserve(eps.size());
+            for (const auto& e : eps)
+                rows.push_back({start_unix, seconds, e.service, e.role == engine::Role::server ? "server" : "client",
+                                engine::detect::endpoint_label(e), static_cast<std::int64_t>(e.count),
+                                static_cast<std::int64_t>(e.errors), e.p50, e.p95, e.p99});
+            if (auto r = store->add_rollups(rows); !r) spdlog::warn("history: {}", r.error().message);
+        });
+    }
     std::unique_ptr<agent::HttpClient> http_client;
     std::unique_ptr<agent::Alerting> alerting;
     if (!cfg.alerting.receivers.empty()) {
         if (!detection) return fail("configuration: alerting.receivers need detection.enabled: true");
-        auto db = agent::Store::open(std::filesystem::path(cfg.state_dir) / "homeostat.db");
-        if (!db) return fail("alerting: " + db.error().message);
-        store = std::move(db.value());
         if (cfg.alerting.instance.empty()) {
             char host[256] = {};
             ::gethostname(host, sizeof host - 1);
@@ -273,6 +337,7 @@ int main(int argc, char** argv) {
         }
         if (req.path == "/api/v1/services")
             return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
+        if (req.path == "/api/v1/history") return history_response(store.get(), req.query, unix_now());
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
             j["enabled"] = alerting != nullptr;
@@ -352,6 +417,12 @@ int main(int argc, char** argv) {
         sweep.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             identity.sweep();
+            if (store) {
+                if (auto r = store->prune_rollups(unix_now() - cfg.history_retention_seconds); !r)
+                    spdlog::warn("history: {}", r.error().message);
+                if (auto r = store->prune(unix_now() - cfg.history_retention_seconds); !r)
+                    spdlog::warn("alerting: {}", r.error().message);
+            }
             sweep_tick();
         });
     };

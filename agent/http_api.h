@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace boost::asio {
 class io_context;
@@ -32,6 +33,25 @@ struct HttpResponse {
 // would: the server sends the headers and Content-Length and drops the body. An exception
 // becomes a 500.
 using HttpRouter = std::function<HttpResponse(const HttpRequest&)>;
+
+// Decodes %XX escapes and '+' (as a space) of a query parameter; a bad escape stays as is.
+inline std::string url_decode(std::string_view in) {
+    auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '+') out += ' ';
+        else if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+            out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+            i += 2;
+        } else out += in[i];
+    }
+    return out;
+}
 
 // Limits: request head 8 KiB (431), request body 64 KiB (413), 30 s to read a request or
 // write a response (also the keep-alive idle time), 64 connections (more are closed at

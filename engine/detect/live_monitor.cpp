@@ -19,12 +19,6 @@ namespace {
 constexpr int kFormat = 1;
 constexpr const char* kOverflowRoute = "{overflow}";
 
-std::string endpoint_label(const EndpointWindow& e) {
-    if (e.role == Role::server) return e.method + " " + e.route;
-    const bool v6 = e.peer_address.find(':') != std::string::npos;
-    const std::string host = v6 ? "[" + e.peer_address + "]" : e.peer_address;
-    return e.method + " http://" + host + ":" + std::to_string(e.peer_port) + e.route;
-}
 
 std::string endpoint_key(const std::string& service, Role role, const std::string& endpoint) {
     std::string k = service;
@@ -163,6 +157,13 @@ Evidence evidence_of(const EnsembleResult& r, const Ensemble& e) {
 }
 
 } // namespace
+
+std::string endpoint_label(const EndpointWindow& e) {
+    if (e.role == Role::server) return e.method + " " + e.route;
+    const bool v6 = e.peer_address.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + e.peer_address + "]" : e.peer_address;
+    return e.method + " http://" + host + ":" + std::to_string(e.peer_port) + e.route;
+}
 
 std::string format_value(const std::string& signal, double v) {
     char buf[64];

@@ -111,6 +111,10 @@ struct Anomaly {
 
 nlohmann::json to_json(const Anomaly& a);
 
+// How an endpoint is named in anomalies and history: "GET /users/{id}" (server role),
+// "GET http://10.0.0.5:8080/users/{id}" (a client's call to an upstream).
+std::string endpoint_label(const EndpointWindow& e);
+
 // A signal's value in the unit a reader expects: "201.3 ms", "12.5 %", "1.95 cores",
 // "512.0 MiB", or a plain count.
 std::string format_value(const std::string& signal, double v);

@@ -177,6 +177,7 @@ TEST(ShippedConfig, LoadsAndEqualsDefaults) {
     EXPECT_EQ(c->detection.max_series, d.detection.max_series);
     EXPECT_EQ(c->detection_save_interval, d.detection_save_interval);
     EXPECT_EQ(c->api_token_file, d.api_token_file);
+    EXPECT_EQ(c->history_retention_seconds, d.history_retention_seconds);
     EXPECT_TRUE(c->alerting.receivers.empty());
     EXPECT_EQ(c->alerting.instance, d.alerting.instance);
     EXPECT_EQ(c->alerting.resend_interval_seconds, d.alerting.resend_interval_seconds);

@@ -524,4 +524,11 @@ TEST(HttpApiAddress, AddressNotOnThisHost) {
 }
 
 } // namespace
+TEST(UrlDecode, EscapesAndPlus) {
+    EXPECT_EQ(url_decode("python3%3A8080"), "python3:8080");
+    EXPECT_EQ(url_decode("a+b%20c"), "a b c");
+    EXPECT_EQ(url_decode("bad%zzescape%4"), "bad%zzescape%4");
+    EXPECT_EQ(url_decode(""), "");
+}
+
 } // namespace homeostat::agent

@@ -164,6 +164,15 @@ class Anomalies(h.DaemonTestCase):
             self.assertIn(want, signals, "warm series missing from /metrics:\n"
                           + m.related("homeostat_anomaly_score", {}))
         self.assertTrue(all(s.value < 0.8 for s in scores), "\n".join(map(str, scores)))
+        # Every closed window is kept as history (state_dir/homeostat.db).
+        status, _, body = self.daemon.get(f"/api/v1/history?service=python3%3A{self.port}&from=0")
+        self.assertEqual(status, 200, body)
+        rows = [r for r in json.loads(body)["rollups"] if r["endpoint"] == "GET /work" and r["role"] == "server"]
+        self.assertGreaterEqual(len(rows), STEADY_S / WINDOW_S - 2, body[:500])
+        self.assertTrue(all(r["window_seconds"] == WINDOW_S for r in rows))
+        median = sorted(r["requests"] for r in rows)[len(rows) // 2]
+        self.assertAlmostEqual(median, RATE_PER_THREAD * THREADS_PER_ROUTE * WINDOW_S, delta=15, msg=rows[:5])
+        self.assertEqual(self.daemon.get("/api/v1/history?from=yesterday")[0], 400)
 
         # 2. latency jump and error surge.
         t_jump = time.time()
