@@ -122,6 +122,10 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
             {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
         }},
+        {"otlp", {
+            {"endpoint", [](auto& n, Config& c) { return as_string(n, c.otlp_endpoint); }},
+            {"interval", [](auto& n, Config& c) { return as_duration(n, c.otlp_interval); }},
+        }},
         {"alerting", {
             {"instance", [](auto& n, Config& c) { return as_string(n, c.alerting.instance); }},
             {"resend_interval", [](auto& n, Config& c) { return as_seconds(n, c.alerting.resend_interval_seconds); }},
@@ -263,6 +267,10 @@ Result<void> validate(const Config& c) {
         if (d.max_series < 1) return Error{"detection.max_series must be at least 1"};
         if (c.detection_save_interval < std::chrono::seconds(1))
             return Error{"detection.save_interval must be at least 1s"};
+    }
+    if (!c.otlp_endpoint.empty()) {
+        if (auto u = parse_url(c.otlp_endpoint); !u) return Error{"otlp.endpoint: " + u.error().message};
+        if (c.otlp_interval < std::chrono::seconds(1)) return Error{"otlp.interval must be at least 1s"};
     }
     if (c.history_retention_seconds < 60) return Error{"history_retention must be at least 1m"};
     if (!is_loopback_listen(c.listen) && c.api_token_file.empty())

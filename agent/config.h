@@ -40,6 +40,10 @@ struct Config {
     engine::detect::LiveConfig detection;
     std::chrono::milliseconds detection_save_interval{std::chrono::seconds(60)};
 
+    // OTLP/HTTP (JSON) metrics push to an OpenTelemetry Collector; empty: off
+    std::string otlp_endpoint; // e.g. http://127.0.0.1:4318 (POST <endpoint>/v1/metrics)
+    std::chrono::milliseconds otlp_interval{std::chrono::seconds(60)};
+
     // alerting (docs/alerts.md); no receivers: anomalies are only logged and served
     AlertingConfig alerting;
 };

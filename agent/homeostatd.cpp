@@ -32,6 +32,7 @@
 #include "agent/version.h"
 #include "engine/aggregator.h"
 #include "events.hpp"
+#include "exporters/otlp_json.h"
 #include "exporters/prometheus_text.h"
 
 namespace asio = boost::asio;
@@ -253,6 +254,11 @@ int main(int argc, char** argv) {
     };
 
     asio::io_context io;
+    if (cfg.alerting.instance.empty()) { // this host's name in alerts and OTLP resources
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        cfg.alerting.instance = host;
+    }
 
     // Alerting: deliveries are spooled in the state database before they are sent.
     // The state database: alert spool and per-window history. Without it (a read-only
@@ -285,11 +291,6 @@ int main(int argc, char** argv) {
     std::unique_ptr<agent::Alerting> alerting;
     if (!cfg.alerting.receivers.empty()) {
         if (!detection) return fail("configuration: alerting.receivers need detection.enabled: true");
-        if (cfg.alerting.instance.empty()) {
-            char host[256] = {};
-            ::gethostname(host, sizeof host - 1);
-            cfg.alerting.instance = host;
-        }
         http_client = std::make_unique<agent::HttpClient>(io);
         alerting = std::make_unique<agent::Alerting>(cfg.alerting, *store, *http_client,
                                                      "http://" + cfg.listen + "/api/v1/anomalies");
@@ -466,6 +467,47 @@ int main(int argc, char** argv) {
     };
     if (alerting) alert_tick();
 
+    // OTLP push: best effort, the counts are cumulative, so the next push makes up for a
+    // lost one; failures are logged when they start and when they stop.
+    asio::steady_timer otlp_timer(io);
+    std::unique_ptr<agent::HttpClient> otlp_client;
+    std::string otlp_error;
+    std::function<void()> otlp_tick = [&] {
+        otlp_timer.expires_after(cfg.otlp_interval);
+        otlp_timer.async_wait([&](const boost::system::error_code& ec) {
+            if (ec) return;
+            capture.value()->consume();
+            exporters::OtlpResource res;
+            res.host_name = cfg.alerting.instance;
+            res.scope_version = HOMEOSTAT_VERSION;
+            res.start_unix_ns = static_cast<std::uint64_t>(start_time * 1e9);
+            res.now_unix_ns = static_cast<std::uint64_t>(unix_now() * 1e9);
+            agent::HttpClientRequest req;
+            req.url = cfg.otlp_endpoint;
+            while (!req.url.empty() && req.url.back() == '/') req.url.pop_back();
+            req.url += "/v1/metrics";
+            req.headers["Content-Type"] = "application/json";
+            req.body = exporters::otlp_metrics_json(aggregator.snapshot(monotonic_now()), res).dump();
+            req.timeout = std::min<std::chrono::milliseconds>(cfg.otlp_interval, std::chrono::seconds(10));
+            otlp_client->send(std::move(req), [&](agent::HttpClientResponse r) {
+                const std::string err = r.status >= 200 && r.status < 300 ? ""
+                                        : r.status ? "HTTP " + std::to_string(r.status) : r.error;
+                if (err != otlp_error) {
+                    if (err.empty()) spdlog::info("otlp: pushing to {} again", agent::redacted_url(cfg.otlp_endpoint));
+                    else spdlog::warn("otlp: push to {} failed: {}", agent::redacted_url(cfg.otlp_endpoint), err);
+                }
+                otlp_error = err;
+            });
+            otlp_tick();
+        });
+    };
+    if (!cfg.otlp_endpoint.empty()) {
+        otlp_client = std::make_unique<agent::HttpClient>(io);
+        spdlog::info("otlp: pushing metrics to {} every {} s", agent::redacted_url(cfg.otlp_endpoint),
+                     std::chrono::duration<double>(cfg.otlp_interval).count());
+        otlp_tick();
+    }
+
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
@@ -476,6 +518,7 @@ int main(int argc, char** argv) {
         detect_timer.cancel();
         save_timer.cancel();
         alert_timer.cancel();
+        otlp_timer.cancel();
         rb_fd.cancel();
         io.stop();
     });

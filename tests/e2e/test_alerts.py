@@ -49,7 +49,7 @@ class Receiver:
                 sig = self.headers.get("X-Hub-Signature-256", "")
                 want = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 with outer.lock:
-                    outer.requests.append({"key": self.headers.get("Idempotency-Key", ""),
+                    outer.requests.append({"key": self.headers.get("Idempotency-Key", ""), "path": self.path,
                                            "signature_ok": hmac.compare_digest(sig, want),
                                            "body": json.loads(body), "status": outer.status})
                     status = outer.status
@@ -79,6 +79,8 @@ class Alerts(h.DaemonTestCase):
         cls.am, cls.am_port = h.start_alertmanager(cls.procs, cls.workdir)
         cls.hook = Receiver(503)
         cls.strict = Receiver(400)
+        cls.collector = Receiver(200)  # stands in for an OpenTelemetry Collector's OTLP/HTTP port
+        cls.addClassCleanup(cls.collector.close)
         cls.addClassCleanup(cls.hook.close)
         cls.addClassCleanup(cls.strict.close)
         cls.mode_file = cls.workdir / "mode.json"
@@ -94,6 +96,9 @@ aggregation:
 detection:
   warmup: {WARMUP}
   min_requests: 5
+otlp:
+  endpoint: http://127.0.0.1:{cls.collector.port}
+  interval: 1s
 alerting:
   instance: e2e-host
   resend_interval: 2s
@@ -157,6 +162,17 @@ alerting:
         self.assertIn(labels["severity"], ("warning", "critical"))
         self.assertEqual(firing[0]["status"]["state"], "active")
         self.assertIn("summary", firing[0]["annotations"])
+
+        # OTLP/HTTP JSON pushes carry the server's histogram as a resource of its own.
+        pushes = [r for r in self.collector.snapshot() if r["path"] == "/v1/metrics"]
+        self.assertGreater(len(pushes), 3)
+        last = pushes[-1]["body"]["resourceMetrics"]
+        ours = [rm for rm in last if server(rm["resource"]["attributes"][0]["value"]["stringValue"])]
+        self.assertEqual(len(ours), 1, json.dumps(last)[:2000])
+        metric = ours[0]["scopeMetrics"][0]["metrics"][0]
+        self.assertEqual(metric["name"], "http.server.request.duration")
+        count = sum(int(dp["count"]) for dp in metric["histogram"]["dataPoints"])
+        self.assertGreater(count, 100)
 
         # 2. strict: one request per delivery, never retried.
         time.sleep(3)
