@@ -178,6 +178,8 @@ TEST(ShippedConfig, LoadsAndEqualsDefaults) {
     EXPECT_EQ(c->detection_save_interval, d.detection_save_interval);
     EXPECT_EQ(c->api_token_file, d.api_token_file);
     EXPECT_EQ(c->history_retention_seconds, d.history_retention_seconds);
+    EXPECT_EQ(c->otlp_endpoint, d.otlp_endpoint);
+    EXPECT_EQ(c->otlp_interval, d.otlp_interval);
     EXPECT_TRUE(c->alerting.receivers.empty());
     EXPECT_EQ(c->alerting.instance, d.alerting.instance);
     EXPECT_EQ(c->alerting.resend_interval_seconds, d.alerting.resend_interval_seconds);
