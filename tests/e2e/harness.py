@@ -828,6 +828,22 @@ def start_nginx(procs: ProcessSet, workdir: Path, server_body: str, http_extra: 
     return m, port, d
 
 
+def wait_ready(port: int, m: Managed, timeout: float = 30) -> None:
+    """Until 127.0.0.1:port/-/ready answers 200 (Prometheus and Alertmanager have it)."""
+    wait_for_port(port, timeout=timeout, proc=m)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_get(f"http://127.0.0.1:{port}/-/ready", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        if not m.alive():
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"{m.name} not ready on {port}; log:\n{m.log_tail()}")
+
+
 def start_alertmanager(procs: ProcessSet, workdir: Path) -> tuple[Managed, int]:
     """Debian's Alertmanager on loopback, clustering off, one do-nothing receiver."""
     port = free_port()
@@ -838,18 +854,8 @@ def start_alertmanager(procs: ProcessSet, workdir: Path) -> tuple[Managed, int]:
     m = procs.start("alertmanager", [
         ALERTMANAGER, f"--config.file={cfg}", f"--storage.path={d / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="])
-    wait_for_port(port, timeout=30, proc=m)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http_get(f"http://127.0.0.1:{port}/-/ready", timeout=1)[0] == 200:
-                return m, port
-        except OSError:
-            pass
-        if not m.alive():
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"alertmanager not ready on {port}; log:\n{m.log_tail()}")
+    wait_ready(port, m)
+    return m, port
 
 
 def start_prometheus(procs: ProcessSet, workdir: Path, target: str,
@@ -870,18 +876,8 @@ def start_prometheus(procs: ProcessSet, workdir: Path, target: str,
     m = procs.start("prometheus", [
         PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={d / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"])
-    wait_for_port(port, timeout=30, proc=m)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http_get(f"http://127.0.0.1:{port}/-/ready", timeout=1)[0] == 200:
-                return m, port
-        except OSError:
-            pass
-        if not m.alive():
-            break
-        time.sleep(0.2)
-    raise AssertionError(f"prometheus not ready on {port}; log:\n{m.log_tail()}")
+    wait_ready(port, m)
+    return m, port
 
 
 # ---------------------------------------------------------------------------------------
