@@ -10,6 +10,7 @@
 #include "engine/detect/poisson_rate.h"
 #include "engine/detect/robust_mad.h"
 #include "engine/detect/rolling_zscore.h"
+#include "engine/detect/seasonal.h"
 
 namespace homeostat::engine::detect {
 
@@ -152,8 +153,8 @@ std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config) {
 
 const std::vector<std::string_view>& detector_names() {
     static const std::vector<std::string_view> names = {
-        ExpSmoothing::kName, Holt::kName,        EwZScore::kName,      RobustMad::kName,
-        Cusum::kName,        PoissonRate::kName, RollingZScore::kName, Ensemble::kName};
+        ExpSmoothing::kName, Holt::kName,          EwZScore::kName, RobustMad::kName, Cusum::kName,
+        PoissonRate::kName,  RollingZScore::kName, Seasonal::kName, Ensemble::kName};
     return names;
 }
 
@@ -165,6 +166,7 @@ std::unique_ptr<Detector> make_detector(std::string_view name) {
     if (name == Cusum::kName) return std::make_unique<Cusum>();
     if (name == RollingZScore::kName) return std::make_unique<RollingZScore>();
     if (name == PoissonRate::kName) return std::make_unique<PoissonRate>();
+    if (name == Seasonal::kName) return std::make_unique<Seasonal>();
     if (name == Ensemble::kName) return make_default_ensemble();
     return nullptr;
 }

@@ -92,8 +92,8 @@ private:
 std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config = {});
 
 // A detector with default parameters by name: "ses", "holt", "ewz", "mad", "cusum",
-// "poisson", "rollz" (the plain rolling z-score baseline) or "ensemble" (the default
-// one). nullptr for an unknown name.
+// "poisson", "rollz" (the plain rolling z-score baseline), "seasonal" (daily, 15-min
+// slots) or "ensemble" (the default one). nullptr for an unknown name.
 std::unique_ptr<Detector> make_detector(std::string_view name);
 // The names make_detector accepts.
 const std::vector<std::string_view>& detector_names();

@@ -7,6 +7,7 @@
 
 #include "engine/detect/cusum.h"
 #include "engine/detect/ew_zscore.h"
+#include "engine/detect/exhaustion.h"
 #include "engine/detect/exp_smoothing.h"
 #include "engine/detect/holt.h"
 #include "engine/detect/robust_mad.h"
@@ -406,29 +407,6 @@ struct LiveMonitor::Impl {
         step(s.cpu, score, "cpu_saturation", name, "*", "cpu", Role::server);
     }
 
-    // Least squares over the last memory_trend_windows points; a fit that explains less
-    // than 80 % of the variance is noise, not growth.
-    static bool memory_trend(const std::deque<std::pair<std::int64_t, double>>& pts, double& slope_per_window) {
-        const double n = static_cast<double>(pts.size());
-        double mx = 0, my = 0;
-        for (const auto& [x, y] : pts) {
-            mx += static_cast<double>(x);
-            my += y;
-        }
-        mx /= n;
-        my /= n;
-        double sxx = 0, sxy = 0, syy = 0;
-        for (const auto& [x, y] : pts) {
-            const double dx = static_cast<double>(x) - mx, dy = y - my;
-            sxx += dx * dx;
-            sxy += dx * dy;
-            syy += dy * dy;
-        }
-        if (sxx <= 0 || syy <= 0) return false;
-        slope_per_window = sxy / sxx;
-        return sxy * sxy / (sxx * syy) >= 0.8;
-    }
-
     void observe_memory(const std::string& name, ServiceState& s, const ServiceWindow& r) {
         if (!std::isfinite(r.memory_bytes)) return;
         s.memory_points.emplace_back(in->window, r.memory_bytes);
@@ -444,13 +422,19 @@ struct LiveMonitor::Impl {
             return;
         }
         s.memory.warm = true;
-        double slope = 0;
+        // The robust trend of the last points (Theil-Sen, growth confirmed by Mann-Kendall):
+        // rebuilt from the kept points, at most memory_trend_windows of them, per window.
+        ExhaustionConfig ec;
+        ec.window = std::max<std::size_t>(config.memory_trend_windows, 3);
+        ec.min_points = std::max<std::size_t>(config.memory_trend_windows / 2, 3);
+        ExhaustionTrend trend(ec);
+        for (const auto& [w, bytes] : s.memory_points)
+            trend.add(static_cast<std::int64_t>(static_cast<double>(w) * in->window_seconds * 1e9), bytes);
         double score = 0;
-        if (memory_trend(s.memory_points, slope) && slope > 0) {
-            const double per_second = slope / in->window_seconds;
-            const double tte = std::max(r.memory_limit_bytes - r.memory_bytes, 0.0) / per_second;
-            s.memory.evidence.seconds_to_exhaustion = tte;
-            s.memory.evidence.upper = per_second; // bytes/s, for the reader
+        if (auto p = trend.predict(r.memory_limit_bytes); p && p->slope > 0) {
+            s.memory.evidence.seconds_to_exhaustion = p->seconds_to_limit;
+            s.memory.evidence.upper = p->slope; // bytes/s, for the reader
+            const double tte = p->seconds_to_limit;
             if (tte <= config.memory_horizon_seconds) score = tte <= config.memory_horizon_seconds / 6 ? 1.0 : 0.9;
         }
         step(s.memory, score, "memory_growth", name, "*", "memory", Role::server);
