@@ -1,8 +1,5 @@
 #include "agent/detection.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -42,24 +39,22 @@ Detection::Detection(DetectionOptions options, const engine::Aggregator& aggrega
       next_window_(aggregator.window_of(start) + 1) {}
 
 void Detection::load_state() {
-    const auto& path = options_.state_file;
-    if (path.empty()) return;
-    std::ifstream f(path);
-    if (!f) {
-        if (errno != ENOENT)
-            spdlog::warn("detection: cannot read {}: {}; starting without saved baselines", path.string(),
-                         std::strerror(errno));
+    Store* store = options_.store;
+    if (!store) return;
+    auto text = store->get_document(kStateDocument);
+    if (!text) {
+        spdlog::warn("detection: {}; starting without saved baselines", text.error().message);
         return;
     }
+    if (text.value().empty()) return; // first start
     try {
-        monitor_.load(nlohmann::json::parse(f));
+        monitor_.load(nlohmann::json::parse(text.value()));
     } catch (const std::exception& e) {
-        auto bad = path;
-        bad += ".bad";
-        std::error_code ec;
-        std::filesystem::rename(path, bad, ec);
-        spdlog::error("detection: {} is not a usable detector state ({}); set aside as {}; learning afresh",
-                      path.string(), e.what(), bad.string());
+        // Kept for a post-mortem, out of the way of the next save.
+        store->put_document(std::string(kStateDocument) + ".bad", text.value(), 0);
+        spdlog::error("detection: the saved detector state in {} is not usable ({}); set aside as {}.bad; "
+                      "learning afresh",
+                      store->path().string(), e.what(), kStateDocument);
         return;
     }
     const std::int64_t started = next_window_ - 1;
@@ -69,49 +64,21 @@ void Detection::load_state() {
         monitor_.restart_clock(started);
     }
     spdlog::info("detection: restored {} series and {} anomalies from {}", monitor_.series_count(),
-                 monitor_.anomalies().size(), path.string());
+                 monitor_.anomalies().size(), store->path().string());
 }
 
-bool Detection::save_state() {
-    const auto& path = options_.state_file;
-    if (path.empty()) return true;
-    auto fail = [&](const std::string& what) {
-        if (what != last_save_error_)
-            spdlog::error("detection: cannot save state to {}: {}; baselines will not survive a restart "
-                          "(detection goes on)", path.string(), what);
-        last_save_error_ = what;
+bool Detection::save_state(double unix_now) {
+    Store* store = options_.store;
+    if (!store) return true;
+    // One row replaced in one transaction: a crash leaves the previous state or this one.
+    if (auto r = store->put_document(kStateDocument, monitor_.save().dump(), unix_now); !r) {
+        if (r.error().message != last_save_error_)
+            spdlog::error("detection: cannot save the detector state: {}; baselines will not survive a restart "
+                          "(detection goes on)", r.error().message);
+        last_save_error_ = r.error().message;
         return false;
-    };
-    std::error_code ec;
-    if (auto dir = path.parent_path(); !dir.empty()) {
-        std::filesystem::create_directories(dir, ec);
-        if (ec) return fail("creating " + dir.string() + ": " + ec.message());
     }
-    const std::string text = monitor_.save().dump();
-    auto tmp = path;
-    tmp += ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return fail(std::string("open ") + tmp.string() + ": " + std::strerror(errno));
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            const std::string err = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return fail("writing " + tmp.string() + ": " + err); // e.g. a full disk: the old file stays
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const std::string err = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        return fail("syncing " + tmp.string() + ": " + err);
-    }
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) return fail("renaming " + tmp.string() + ": " + ec.message());
-    if (!last_save_error_.empty()) spdlog::info("detection: state saved to {} again", path.string());
+    if (!last_save_error_.empty()) spdlog::info("detection: state saved again");
     last_save_error_.clear();
     return true;
 }
@@ -202,7 +169,7 @@ nlohmann::json Detection::to_json() const {
             {"series_overflowed", monitor_.series_overflowed()},
             {"window_seconds", std::chrono::duration<double>(aggregator_.config().window).count()},
             {"warmup_windows", c.warmup},
-            {"state_file", options_.state_file.string()}};
+            {"state", options_.store ? options_.store->path().string() : std::string()}};
 }
 
 } // namespace homeostat::agent

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/store.h"
 #include "engine/aggregator.h"
 #include "engine/detect/live_monitor.h"
 
@@ -38,7 +39,7 @@ struct ServiceTotals {
 struct DetectionOptions {
     engine::detect::LiveConfig live;
     std::chrono::nanoseconds grace{std::chrono::milliseconds(300)};
-    std::filesystem::path state_file; // empty: nothing persists
+    Store* store = nullptr;           // where the state persists; null: nowhere
     bool log_changes = true;          // anomalies opening/resolving go to the log
 };
 
@@ -47,12 +48,15 @@ public:
     // `start` is the monotonic time the daemon started observing.
     Detection(DetectionOptions options, const engine::Aggregator& aggregator, std::chrono::nanoseconds start);
 
-    // Loads the state file if there is one. A missing file is normal (first start); an
-    // unreadable or malformed one is logged and set aside (renamed *.bad), never fatal.
+    static constexpr const char* kStateDocument = "detector_state";
+
+    // Loads the saved state (the store's "detector_state" document) if there is one. None
+    // is normal (first start); a malformed one is logged and set aside (as
+    // "detector_state.bad"), never fatal.
     void load_state();
-    // Writes the state atomically (temp file in the same directory, fsync, rename), mode
-    // 0600. Returns false (and logs, once per kind of error) when it cannot.
-    bool save_state();
+    // Saves the state (one row, replaced in one transaction). Returns false (and logs,
+    // once per kind of error) when it cannot: a full disk, a read-only file.
+    bool save_state(double unix_now);
 
     // Observes every window that closed by `now` (monotonic) and has not been observed;
     // `unix_now` dates the anomalies. Returns what opened or resolved. Cheap when there

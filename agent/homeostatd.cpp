@@ -210,17 +210,32 @@ int main(int argc, char** argv) {
         spdlog::info("recording every HTTP exchange to {} (at most {} bytes)", record_path, record_limit);
     }
 
+    // The state database: detector baselines, alert spool and per-window history. Without it (a read-only
+    // disk, say) the daemon still observes and detects; alerting needs it.
+    std::unique_ptr<agent::Store> store;
+    if (!cfg.state_dir.empty()) {
+        auto db = agent::Store::open(std::filesystem::path(cfg.state_dir) / "homeostat.db");
+        if (db) {
+            store = std::move(db.value());
+            if (auto pruned = store->prune_rollups(unix_now() - cfg.history_retention_seconds); !pruned)
+                spdlog::warn("history: {}", pruned.error().message);
+        } else if (!cfg.alerting.receivers.empty()) {
+            return fail("alerting: " + db.error().message);
+        } else {
+            spdlog::warn("{}; no history is kept (the daemon goes on observing)", db.error().message);
+        }
+    }
     std::unique_ptr<agent::Detection> detection;
     if (cfg.detection_enabled) {
         agent::DetectionOptions dopts;
         dopts.live = cfg.detection;
         dopts.grace = cfg.drain_interval + std::chrono::milliseconds(200);
-        if (!cfg.state_dir.empty()) dopts.state_file = std::filesystem::path(cfg.state_dir) / "detector-state.json";
+        dopts.store = store.get();
         detection = std::make_unique<agent::Detection>(dopts, aggregator, monotonic_now());
         detection->load_state();
         spdlog::info("detection: on; {} windows of {} s to learn each series; state in {}", cfg.detection.warmup,
                      std::chrono::duration<double>(cfg.window).count(),
-                     dopts.state_file.empty() ? "(not kept)" : dopts.state_file.string());
+                     store ? store->path().string() : "(not kept)");
     } else {
         spdlog::info("detection: off (detection.enabled: false)");
     }
@@ -261,21 +276,6 @@ int main(int argc, char** argv) {
     }
 
     // Alerting: deliveries are spooled in the state database before they are sent.
-    // The state database: alert spool and per-window history. Without it (a read-only
-    // disk, say) the daemon still observes and detects; alerting needs it.
-    std::unique_ptr<agent::Store> store;
-    if (!cfg.state_dir.empty()) {
-        auto db = agent::Store::open(std::filesystem::path(cfg.state_dir) / "homeostat.db");
-        if (db) {
-            store = std::move(db.value());
-            if (auto pruned = store->prune_rollups(unix_now() - cfg.history_retention_seconds); !pruned)
-                spdlog::warn("history: {}", pruned.error().message);
-        } else if (!cfg.alerting.receivers.empty()) {
-            return fail("alerting: " + db.error().message);
-        } else {
-            spdlog::warn("{}; no history is kept (the daemon goes on observing)", db.error().message);
-        }
-    }
     if (store && detection) {
         detection->on_window([&](const std::vector<engine::EndpointWindow>& eps, double start_unix, double seconds) {
             std::vector<agent::Rollup> rows;
@@ -447,7 +447,7 @@ int main(int argc, char** argv) {
         save_timer.expires_after(cfg.detection_save_interval);
         save_timer.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
-            detection->save_state();
+            detection->save_state(unix_now());
             save_tick();
         });
     };
@@ -528,7 +528,7 @@ int main(int argc, char** argv) {
 
     capture.value()->consume();
     capture.value().reset(); // detaches every program before we exit
-    if (detection && detection->save_state())
+    if (detection && store && detection->save_state(unix_now()))
         spdlog::info("detection: state saved");
     if (recorder) {
         recorder->flush();

@@ -32,9 +32,15 @@ protected:
         agg_ = std::make_unique<engine::Aggregator>(ac);
         opts_.live.warmup = 5;
         opts_.grace = 200ms;
-        opts_.state_file = dir_ / "state" / "detector-state.json";
+        auto db = Store::open(dir_ / "state" / "homeostat.db");
+        ASSERT_TRUE(db.ok()) << db.error().message;
+        store_ = std::move(db.value());
+        opts_.store = store_.get();
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
+    void TearDown() override {
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
 
     // 20 requests of `latency` in window w (on the monotonic axis, 1 s windows).
     void traffic(std::int64_t w, std::chrono::nanoseconds latency, engine::Aggregator* agg = nullptr) {
@@ -45,6 +51,7 @@ protected:
     }
 
     std::filesystem::path dir_;
+    std::unique_ptr<Store> store_;
     std::unique_ptr<engine::Aggregator> agg_;
     DetectionOptions opts_;
     EventGenerator gen_;
@@ -97,43 +104,31 @@ TEST_F(DetectionTest, WindowsThatLeftTheRingAreSkipped) {
     EXPECT_EQ(d.monitor().last_window(), 9);
 }
 
-TEST_F(DetectionTest, StateFileRoundTripIsPrivate) {
+TEST_F(DetectionTest, StateRoundTripThroughTheStore) {
     Detection d(opts_, *agg_, 0s);
     for (std::int64_t w = 1; w <= 8; ++w) {
         traffic(w, 5ms);
         d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9);
     }
-    ASSERT_TRUE(d.save_state());
-    struct stat st{};
-    ASSERT_EQ(::stat(opts_.state_file.c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0600u);
-    EXPECT_FALSE(std::filesystem::exists(opts_.state_file.string() + ".tmp"));
-
+    ASSERT_TRUE(d.save_state(1e9));
     engine::Aggregator agg2(agg_->config());
     Detection restored(opts_, agg2, 9s + 100ms);
     restored.load_state();
     EXPECT_EQ(restored.monitor().save().dump(), d.monitor().save().dump());
+    // A second daemon process would open the same file: the state is in the database.
+    auto other = Store::open(dir_ / "state" / "homeostat.db");
+    ASSERT_TRUE(other.ok());
+    EXPECT_EQ(other.value()->get_document(Detection::kStateDocument).value(), d.monitor().save().dump());
 }
 
 TEST_F(DetectionTest, CorruptStateIsSetAsideNotFatal) {
-    std::filesystem::create_directories(opts_.state_file.parent_path());
-    std::ofstream(opts_.state_file) << "{\"format\": 1, \"endpoints\": [tru";
+    ASSERT_TRUE(store_->put_document(Detection::kStateDocument, "{\"format\": 1, \"endpoints\": [tru", 1).ok());
     Detection d(opts_, *agg_, 0s);
     d.load_state();
     EXPECT_EQ(d.monitor().series_count(), 0u);
-    EXPECT_FALSE(std::filesystem::exists(opts_.state_file));
-    EXPECT_TRUE(std::filesystem::exists(opts_.state_file.string() + ".bad"));
-}
-
-TEST_F(DetectionTest, UnwritableStateIsReportedAndDetectionGoesOn) {
-    std::filesystem::create_directories(dir_);
-    std::ofstream(dir_ / "state") << "a file where the directory should be";
-    Detection d(opts_, *agg_, 0s);
-    d.load_state();
-    EXPECT_FALSE(d.save_state());
-    traffic(1, 5ms);
-    d.tick(2s + 250ms, 1e9);
-    EXPECT_EQ(d.monitor().last_window(), 1);
+    EXPECT_EQ(store_->get_document(std::string(Detection::kStateDocument) + ".bad").value(),
+              "{\"format\": 1, \"endpoints\": [tru");
+    EXPECT_TRUE(d.save_state(2)); // the next save replaces it
 }
 
 TEST_F(DetectionTest, RebootedClockKeepsBaselines) {
@@ -142,7 +137,7 @@ TEST_F(DetectionTest, RebootedClockKeepsBaselines) {
         traffic(w, 5ms);
         d.tick(std::chrono::seconds(w + 1) + 250ms, 1e9);
     }
-    ASSERT_TRUE(d.save_state());
+    ASSERT_TRUE(d.save_state(1e9));
     // After a reboot the monotonic clock starts near 0 again.
     engine::Aggregator agg2(agg_->config());
     Detection after(opts_, agg2, 0s);
@@ -186,12 +181,12 @@ TEST_F(DetectionTest, ResourceTotalsBecomeWindowsAndAnomalies) {
     EXPECT_TRUE(cpu_score);
 }
 
-TEST_F(DetectionTest, NoStateFileMeansNothingPersists) {
-    opts_.state_file.clear();
+TEST_F(DetectionTest, NoStoreMeansNothingPersists) {
+    opts_.store = nullptr;
     Detection d(opts_, *agg_, 0s);
     d.load_state();
-    EXPECT_TRUE(d.save_state());
-    EXPECT_FALSE(std::filesystem::exists(dir_));
+    EXPECT_TRUE(d.save_state(1));
+    EXPECT_EQ(store_->get_document(Detection::kStateDocument).value(), "");
 }
 
 } // namespace

@@ -42,6 +42,7 @@ aggregation:
 detection:
   warmup: {WARMUP_WINDOWS}
   min_requests: 10
+  save_interval: 2s
 """
 
 
@@ -209,14 +210,19 @@ class Anomalies(h.DaemonTestCase):
         self.assertIn("GET /work", cli.stdout)
         self.assertIn("error_surge", cli.stdout)
 
-        # 3. restart on the same state: anomalies and baselines come back.
+        # 3. SIGKILL while it writes history every window and its state every 2 s; a new
+        #    daemon on the same state: the database opens, anomalies, baselines and
+        #    history are back.
         self.set_mode(work_ms=5, pay_errors=0.0)
+        time.sleep(2.5)  # one periodic save after the anomalies opened
         open_ids = {a["id"] for a in self.anomalies()["anomalies"] if a["state"] == "open"}
-        self.assertEqual(self.daemon.stop(), 0, self.daemon.managed.log_tail(20))
-        state = self.state_dir / "detector-state.json"
-        self.assertTrue(state.is_file(), f"no {state} after SIGTERM")
-        self.assertEqual(state.stat().st_mode & 0o077, 0, "state file readable by others")
-        self.assertIn("detection: state saved", self.daemon.log_text())
+        _, _, before = self.daemon.get(f"/api/v1/history?service=python3%3A{self.port}&from=0")
+        rows_before = len(json.loads(before)["rollups"])
+        self.daemon.managed.kill()
+        db = self.state_dir / "homeostat.db"
+        self.assertTrue(db.is_file(), f"no {db}")
+        self.assertEqual(db.stat().st_mode & 0o077, 0, "state database readable by others")
+        self.assertEqual(self.state_dir.stat().st_mode & 0o077, 0, "state directory open to others")
 
         (self.workdir / "restart").mkdir(exist_ok=True)
         procs = h.ProcessSet(self.workdir / "restart")  # its own log file
@@ -229,6 +235,8 @@ class Anomalies(h.DaemonTestCase):
         restored = {a["id"] for a in doc["anomalies"]}
         self.assertTrue(open_ids <= restored, f"{open_ids} not all in {restored}")
         self.assertIn("detection: restored", restarted.log_text())
+        _, _, after = restarted.get(f"/api/v1/history?service=python3%3A{self.port}&from=0")
+        self.assertGreaterEqual(len(json.loads(after)["rollups"]), rows_before)
         # Warm at once: scores for the server come back after the first full window.
         deadline = time.monotonic() + 3 * WINDOW_S + 2
         while time.monotonic() < deadline:
