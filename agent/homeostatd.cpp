@@ -284,7 +284,17 @@ int main(int argc, char** argv) {
                 rows.push_back({start_unix, seconds, e.service, e.role == engine::Role::server ? "server" : "client",
                                 engine::detect::endpoint_label(e), static_cast<std::int64_t>(e.count),
                                 static_cast<std::int64_t>(e.errors), e.p50, e.p95, e.p99});
-            if (auto r = store->add_rollups(rows); !r) spdlog::warn("history: {}", r.error().message);
+            // Said once when it starts failing (a full disk fails every window) and once when it recovers.
+            static std::string last_error;
+            if (auto r = store->add_rollups(rows); !r) {
+                if (r.error().message != last_error)
+                    spdlog::error("history: {}; windows are not kept until this is fixed (the daemon goes on)",
+                                  r.error().message);
+                last_error = r.error().message;
+            } else if (!last_error.empty()) {
+                spdlog::info("history: windows are kept again");
+                last_error.clear();
+            }
         });
     }
     std::unique_ptr<agent::HttpClient> http_client;
