@@ -90,9 +90,8 @@ Error Store::error(const std::string& what) const {
 Result<void> Store::exec(const char* sql) {
     char* msg = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string m = msg ? msg : "?";
-        sqlite3_free(msg);
-        return error(std::string("executing '") + std::string(sql).substr(0, 60) + "': " + m);
+        sqlite3_free(msg); // the same text as sqlite3_errmsg(), which error() adds
+        return error(std::string("executing '") + std::string(sql).substr(0, 60) + "'");
     }
     return {};
 }
