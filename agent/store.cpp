@@ -37,6 +37,20 @@ const char* const kMigrations[] = {
     "CREATE INDEX rollups_time ON rollups(window_start);"
     "CREATE INDEX rollups_service ON rollups(service, window_start);"
     "CREATE TABLE documents (name TEXT PRIMARY KEY, value BLOB NOT NULL, updated_at REAL NOT NULL);",
+    // 2 → 3: the action audit log and tuned-settings history.
+    "CREATE TABLE actions ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at REAL NOT NULL, updated_at REAL NOT NULL,"
+    "  service TEXT NOT NULL, kind TEXT NOT NULL, rule TEXT NOT NULL,"
+    "  verdict TEXT NOT NULL, summary TEXT NOT NULL, reason TEXT NOT NULL,"
+    "  detail TEXT NOT NULL DEFAULT '{}', anomaly_id INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX actions_service ON actions(service, at);"
+    "CREATE INDEX actions_time ON actions(at);"
+    "CREATE TABLE tuned ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at REAL NOT NULL, service TEXT NOT NULL, target TEXT NOT NULL,"
+    "  settings TEXT NOT NULL, applied INTEGER NOT NULL, reason TEXT NOT NULL);"
+    "CREATE INDEX tuned_key ON tuned(service, target, id);",
 };
 constexpr int kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
 static_assert(kMigrationCount == Store::kSchemaVersion);
@@ -302,6 +316,120 @@ Result<std::string> Store::get_document(const std::string& name) {
     if (rc == SQLITE_ROW) return q.column_text(0);
     if (rc == SQLITE_DONE) return std::string();
     return error("reading " + name);
+}
+
+namespace {
+
+ActionRecord read_action(const Stmt& q) {
+    ActionRecord a;
+    a.id = q.column_int(0);
+    a.at = q.column_real(1);
+    a.updated_at = q.column_real(2);
+    a.service = q.column_text(3);
+    a.kind = q.column_text(4);
+    a.rule = q.column_text(5);
+    a.verdict = q.column_text(6);
+    a.summary = q.column_text(7);
+    a.reason = q.column_text(8);
+    a.detail = q.column_text(9);
+    a.anomaly_id = static_cast<std::uint64_t>(q.column_int(10));
+    return a;
+}
+
+TunedRecord read_tuned(const Stmt& q) {
+    TunedRecord t;
+    t.id = q.column_int(0);
+    t.at = q.column_real(1);
+    t.service = q.column_text(2);
+    t.target = q.column_text(3);
+    t.settings = q.column_text(4);
+    t.applied = q.column_int(5) != 0;
+    t.reason = q.column_text(6);
+    return t;
+}
+
+constexpr const char* kActionColumns =
+    "SELECT id, at, updated_at, service, kind, rule, verdict, summary, reason, detail, anomaly_id FROM actions ";
+constexpr const char* kTunedColumns = "SELECT id, at, service, target, settings, applied, reason FROM tuned ";
+
+} // namespace
+
+Result<std::int64_t> Store::add_action(const ActionRecord& a) {
+    Stmt q(db_, "INSERT INTO actions(at, updated_at, service, kind, rule, verdict, summary, reason, detail, "
+                "anomaly_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!q.ok()) return error("preparing the audit insert");
+    q.real(1, a.at).real(2, a.at).text(3, a.service).text(4, a.kind).text(5, a.rule).text(6, a.verdict)
+        .text(7, a.summary).text(8, a.reason).text(9, a.detail.empty() ? "{}" : a.detail)
+        .integer(10, static_cast<std::int64_t>(a.anomaly_id));
+    if (q.step() != SQLITE_DONE) return error("writing the audit log");
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<void> Store::update_action(std::int64_t id, const std::string& verdict, const std::string& detail,
+                                  double now) {
+    Stmt q(db_, "UPDATE actions SET verdict = ?, detail = ?, updated_at = ? WHERE id = ?");
+    q.text(1, verdict).text(2, detail.empty() ? "{}" : detail).real(3, now).integer(4, id);
+    if (q.step() != SQLITE_DONE) return error("updating the audit log");
+    if (sqlite3_changes(db_) == 0) return Error{"audit log: no action with id " + std::to_string(id)};
+    return {};
+}
+
+Result<std::vector<ActionRecord>> Store::actions(const std::string& service, std::size_t limit) {
+    const std::string sql = std::string(kActionColumns) + (service.empty() ? "" : "WHERE service = ? ") +
+                            "ORDER BY at DESC, id DESC LIMIT ?";
+    Stmt q(db_, sql.c_str());
+    if (!q.ok()) return error("preparing the audit query");
+    int i = 1;
+    if (!service.empty()) q.text(i++, service);
+    q.integer(i, static_cast<std::int64_t>(limit));
+    std::vector<ActionRecord> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_action(q));
+    if (rc != SQLITE_DONE) return error("reading the audit log");
+    return out;
+}
+
+Result<std::int64_t> Store::prune_actions(double before) {
+    Stmt q(db_, "DELETE FROM actions WHERE at < ?");
+    q.real(1, before);
+    if (q.step() != SQLITE_DONE) return error("pruning the audit log");
+    return static_cast<std::int64_t>(sqlite3_changes(db_));
+}
+
+Result<std::int64_t> Store::add_tuned(const TunedRecord& t) {
+    Stmt q(db_, "INSERT INTO tuned(at, service, target, settings, applied, reason) VALUES(?, ?, ?, ?, ?, ?)");
+    if (!q.ok()) return error("preparing the tuned insert");
+    q.real(1, t.at).text(2, t.service).text(3, t.target).text(4, t.settings).integer(5, t.applied ? 1 : 0)
+        .text(6, t.reason);
+    if (q.step() != SQLITE_DONE) return error("writing tuned settings");
+    return static_cast<std::int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<TunedRecord>> Store::tuned_current() {
+    Stmt q(db_, (std::string(kTunedColumns) +
+                 "WHERE id IN (SELECT MAX(id) FROM tuned GROUP BY service, target) ORDER BY service, target")
+                    .c_str());
+    if (!q.ok()) return error("preparing the tuned query");
+    std::vector<TunedRecord> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_tuned(q));
+    if (rc != SQLITE_DONE) return error("reading tuned settings");
+    return out;
+}
+
+Result<std::vector<TunedRecord>> Store::tuned_history(const std::string& service, std::size_t limit) {
+    const std::string sql =
+        std::string(kTunedColumns) + (service.empty() ? "" : "WHERE service = ? ") + "ORDER BY id DESC LIMIT ?";
+    Stmt q(db_, sql.c_str());
+    if (!q.ok()) return error("preparing the tuned query");
+    int i = 1;
+    if (!service.empty()) q.text(i++, service);
+    q.integer(i, static_cast<std::int64_t>(limit));
+    std::vector<TunedRecord> out;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_tuned(q));
+    if (rc != SQLITE_DONE) return error("reading tuned settings");
+    return out;
 }
 
 } // namespace homeostat::agent

@@ -1,7 +1,8 @@
 // Durable state in SQLite (WAL) under the state directory: the alert spool (an alert
 // survives a receiver outage and a daemon restart: delivered at least once), per-window
-// rollups of every endpoint (the history API; pruned after the retention period) and
-// named documents such as the detector baselines.
+// rollups of every endpoint (the history API; pruned after the retention period), named
+// documents such as the detector baselines, the action audit log (every candidate
+// healing action and what became of it) and the history of tuned settings.
 //
 // Schema versioning: a `meta` table holds schema_version; open() applies the migrations
 // a file is missing, in one transaction each, and refuses a file from a newer homeostat.
@@ -42,9 +43,36 @@ struct Rollup {
     double p50 = 0, p95 = 0, p99 = 0; // seconds
 };
 
+// One entry of the action audit log: a candidate action and what became of it. An entry
+// is written when the action is decided and updated as it is applied, verified or undone.
+struct ActionRecord {
+    std::int64_t id = 0;
+    double at = 0;         // unix seconds, when decided
+    double updated_at = 0; // last change of verdict
+    std::string service, kind, rule;
+    // dry_run, refused, applied, failed, verified, rolled_back, rollback_failed
+    std::string verdict;
+    std::string summary;   // one line: what changed, or would have
+    std::string reason;    // why, with the evidence
+    std::string detail;    // JSON object: plan, before/after, commands, error
+    std::uint64_t anomaly_id = 0;
+};
+
+// Settings the tuner derived for one service (and upstream or file), as a JSON object
+// ({"timeout_ms": 850, ...}); each change is a new row, the newest is current.
+struct TunedRecord {
+    std::int64_t id = 0;
+    double at = 0;
+    std::string service;
+    std::string target;    // upstream ("127.0.0.1:8080") or configured file name; "" for the service
+    std::string settings;  // JSON object
+    bool applied = false;  // false: recommended (dry-run or not yet written)
+    std::string reason;
+};
+
 class Store {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     // Opens (creating it, mode 0600, and its directory, mode 0700) the database at `path`.
     static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path);
@@ -79,6 +107,20 @@ public:
     Result<void> put_document(const std::string& name, const std::string& value, double now);
     // Empty optional-like: ok() with an empty string when there is none.
     Result<std::string> get_document(const std::string& name);
+
+    // Action audit log.
+    Result<std::int64_t> add_action(const ActionRecord& a);
+    Result<void> update_action(std::int64_t id, const std::string& verdict, const std::string& detail, double now);
+    // Newest first; `service` empty: all services.
+    Result<std::vector<ActionRecord>> actions(const std::string& service, std::size_t limit);
+    Result<std::int64_t> prune_actions(double before);
+
+    // Tuned settings.
+    Result<std::int64_t> add_tuned(const TunedRecord& t);
+    // The newest row of every (service, target), sorted by service and target.
+    Result<std::vector<TunedRecord>> tuned_current();
+    // Newest first; `service` empty: all services.
+    Result<std::vector<TunedRecord>> tuned_history(const std::string& service, std::size_t limit);
 
 private:
     Store(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}

@@ -120,13 +120,95 @@ TEST_F(StoreTest, MigratesAVersionOneDatabase) {
     // Make it look like a version 1 file: drop what version 2 added.
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
-    sqlite3_exec(raw, "DROP TABLE rollups; DROP TABLE documents; UPDATE meta SET value = '1'", nullptr, nullptr, nullptr);
+    sqlite3_exec(raw, "DROP TABLE rollups; DROP TABLE documents; DROP TABLE actions; DROP TABLE tuned; "
+                      "UPDATE meta SET value = '1'", nullptr, nullptr, nullptr);
     sqlite3_close(raw);
     auto s = Store::open(db());
     ASSERT_TRUE(s.ok()) << s.error().message;
-    EXPECT_EQ(s.value()->schema_version(), 2);
+    EXPECT_EQ(s.value()->schema_version(), Store::kSchemaVersion);
     EXPECT_EQ(s.value()->pending().value(), 1); // the spool survived the migration
     EXPECT_TRUE(s.value()->put_document("x", "y", 1).ok());
+}
+
+TEST_F(StoreTest, MigratesAVersionTwoDatabaseKeepingItsDocuments) {
+    {
+        auto s = Store::open(db());
+        ASSERT_TRUE(s.ok());
+        ASSERT_TRUE(s.value()->put_document("detector_state", "{\"b\":1}", 1).ok());
+    }
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+    sqlite3_exec(raw, "DROP TABLE actions; DROP TABLE tuned; UPDATE meta SET value = '2'", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    EXPECT_EQ(s.value()->schema_version(), 3);
+    EXPECT_EQ(s.value()->get_document("detector_state").value(), "{\"b\":1}");
+    EXPECT_TRUE(s.value()->actions("", 10).ok());
+}
+
+TEST_F(StoreTest, ActionAuditLog) {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    ActionRecord a;
+    a.at = 100;
+    a.service = "api";
+    a.kind = "memory_high";
+    a.rule = "leak";
+    a.verdict = "applied";
+    a.summary = "memory.high of api: 512 MiB -> 614 MiB";
+    a.reason = "memory_growth: limit in 40 min";
+    a.anomaly_id = 7;
+    auto id = s.value()->add_action(a);
+    ASSERT_TRUE(id.ok()) << id.error().message;
+    a.at = 200;
+    a.service = "web";
+    a.verdict = "dry_run";
+    ASSERT_TRUE(s.value()->add_action(a).ok());
+    ASSERT_TRUE(s.value()->update_action(id.value(), "rolled_back", "{\"why\":\"no improvement\"}", 300).ok());
+    EXPECT_FALSE(s.value()->update_action(999, "verified", "", 300).ok());
+
+    auto all = s.value()->actions("", 10).value();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].service, "web"); // newest first
+    EXPECT_EQ(all[1].verdict, "rolled_back");
+    EXPECT_EQ(all[1].updated_at, 300);
+    EXPECT_EQ(all[1].detail, "{\"why\":\"no improvement\"}");
+    EXPECT_EQ(all[1].anomaly_id, 7u);
+    EXPECT_EQ(all[0].detail, "{}");
+    ASSERT_EQ(s.value()->actions("api", 10).value().size(), 1u);
+    EXPECT_EQ(s.value()->actions("", 1).value().size(), 1u);
+    EXPECT_EQ(s.value()->prune_actions(150).value(), 1);
+    EXPECT_EQ(s.value()->actions("", 10).value().size(), 1u);
+}
+
+TEST_F(StoreTest, TunedSettingsCurrentAndHistory) {
+    auto s = Store::open(db());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    auto add = [&](double at, const std::string& svc, const std::string& target, const std::string& settings) {
+        TunedRecord t;
+        t.at = at;
+        t.service = svc;
+        t.target = target;
+        t.settings = settings;
+        t.applied = at > 1;
+        t.reason = "p99 of upstream";
+        ASSERT_TRUE(s.value()->add_tuned(t).ok());
+    };
+    add(1, "proxy", "127.0.0.1:8080", "{\"timeout_ms\":500}");
+    add(2, "proxy", "127.0.0.1:8080", "{\"timeout_ms\":900}");
+    add(3, "proxy", "127.0.0.1:9090", "{\"timeout_ms\":100}");
+    add(4, "api", "", "{\"max_retries\":2}");
+    auto cur = s.value()->tuned_current().value();
+    ASSERT_EQ(cur.size(), 3u);
+    EXPECT_EQ(cur[0].service, "api");
+    EXPECT_EQ(cur[1].settings, "{\"timeout_ms\":900}");
+    EXPECT_TRUE(cur[1].applied);
+    EXPECT_EQ(cur[2].target, "127.0.0.1:9090");
+    auto hist = s.value()->tuned_history("proxy", 10).value();
+    ASSERT_EQ(hist.size(), 3u);
+    EXPECT_EQ(hist[0].at, 3);
+    EXPECT_FALSE(hist[2].applied);
 }
 
 TEST_F(StoreTest, RefusesANewerSchema) {
