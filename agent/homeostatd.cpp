@@ -28,6 +28,7 @@
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
+#include "agent/state_api.h"
 #include "agent/system_checks.h"
 #include "agent/version.h"
 #include "engine/aggregator.h"
@@ -72,47 +73,6 @@ double unix_now() {
     timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-// GET /api/v1/history?service=NAME&from=UNIX&to=UNIX&limit=N: per-window rollups.
-agent::HttpResponse history_response(agent::Store* store, const std::string& query, double now) {
-    if (!store) return {503, "text/plain; charset=utf-8", "no state database: no history is kept\n"};
-    std::string service;
-    double from = now - 3600, to = now;
-    std::size_t limit = 10000;
-    std::size_t pos = 0;
-    while (pos <= query.size() && !query.empty()) {
-        const auto amp = query.find('&', pos);
-        const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-        const auto eq = kv.find('=');
-        const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : agent::url_decode(kv.substr(eq + 1));
-        char* end = nullptr;
-        if (k == "service") service = v;
-        else if (k == "from" || k == "to" || k == "limit") {
-            const double x = std::strtod(v.c_str(), &end);
-            if (v.empty() || *end != '\0' || !std::isfinite(x) || x < 0)
-                return {400, "text/plain; charset=utf-8", k + " must be a non-negative number (unix seconds)\n"};
-            if (k == "from") from = x;
-            else if (k == "to") to = x;
-            else limit = static_cast<std::size_t>(std::min(x, 100000.0));
-        } else if (!k.empty())
-            return {400, "text/plain; charset=utf-8", "unknown parameter '" + k + "' (service, from, to, limit)\n"};
-        if (amp == std::string::npos) break;
-        pos = amp + 1;
-    }
-    auto rows = store->history(service, from, to, limit + 1);
-    if (!rows) return {500, "text/plain; charset=utf-8", rows.error().message + "\n"};
-    nlohmann::json list = nlohmann::json::array();
-    const bool truncated = rows.value().size() > limit;
-    for (std::size_t i = 0; i < rows.value().size() && i < limit; ++i) {
-        const auto& r = rows.value()[i];
-        list.push_back({{"window_start", r.window_start}, {"window_seconds", r.window_seconds}, {"service", r.service},
-                        {"role", r.role}, {"endpoint", r.endpoint}, {"requests", r.requests}, {"errors", r.errors},
-                        {"p50", r.p50}, {"p95", r.p95}, {"p99", r.p99}});
-    }
-    nlohmann::json j = {{"from", from}, {"to", to}, {"service", service}, {"truncated", truncated},
-                        {"rollups", std::move(list)}};
-    return {200, "application/json", j.dump() + "\n"};
 }
 
 int fail(const std::string& what) {
@@ -348,7 +308,10 @@ int main(int argc, char** argv) {
         }
         if (req.path == "/api/v1/services")
             return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
-        if (req.path == "/api/v1/history") return history_response(store.get(), req.query, unix_now());
+        if (req.path == "/api/v1/history") return agent::history_response(store.get(), req.query, unix_now());
+        if (req.path == "/api/v1/actions")
+            return agent::actions_response(store.get(), req.query, nlohmann::json{{"enabled", false}});
+        if (req.path == "/api/v1/tuned") return agent::tuned_response(store.get(), req.query);
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
             j["enabled"] = alerting != nullptr;
@@ -384,7 +347,10 @@ int main(int argc, char** argv) {
                     "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
                     "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"
                     "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"
-                    "  /api/v1/services  per-service processes, limits, health (JSON)\n"};
+                    "  /api/v1/services  per-service processes, limits, health (JSON)\n"
+                    "  /api/v1/history  per-window rollups per endpoint (JSON)\n"
+                    "  /api/v1/actions  the healing audit log (JSON)\n"
+                    "  /api/v1/tuned  tuned settings per service (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 

@@ -31,6 +31,9 @@ commands:
   status               the daemon's status (events, drops, uptime)
   anomalies            open and recent anomalies with their evidence
   alerts               firing and resolved alerts, receivers, deliveries waiting
+  actions [SERVICE]    the healing audit log: every candidate action, what was done
+                       (or would have been, in dry-run) and why, verification, rollbacks
+  tuned [SERVICE]      the current tuned settings per service and upstream
   services             per-service processes, CPU, memory, limits, restarts, OOM kills,
                        TCP trouble and HTTP summary (--json: the API's document)
   metrics              the daemon's /metrics text
@@ -298,6 +301,46 @@ int print_services(const std::string& addr, bool json) {
     return 0;
 }
 
+// GET `path`, then either print the JSON or hand the parsed document to `table`.
+int print_document(const std::string& addr, const std::string& path, bool json,
+                   void (*table)(const nlohmann::json&)) {
+    auto body = http_get(addr, path);
+    if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }
+    if (json) { std::fputs(body.value().c_str(), stdout); return 0; }
+    auto j = nlohmann::json::parse(body.value(), nullptr, false);
+    if (j.is_discarded()) { std::fprintf(stderr, "homeostat: %s is not JSON\n", path.c_str()); return 1; }
+    table(j);
+    return 0;
+}
+
+std::string query_service(const std::vector<std::string>& args) {
+    return args.size() > 1 ? "?service=" + args[1] : "";
+}
+
+void actions_table(const nlohmann::json& j) {
+    const auto& h = j["healing"];
+    std::printf("healing: %s%s\n", h.value("enabled", false) ? "enabled" : "disabled",
+                h.value("dry_run", true) ? " (dry-run: nothing is changed on the host)" : "");
+    if (j["actions"].empty()) { std::printf("no actions recorded\n"); return; }
+    std::printf("%-19s %-24s %-12s %-14s %-16s %s\n", "WHEN", "SERVICE", "KIND", "VERDICT", "RULE", "WHAT / WHY");
+    for (const auto& a : j["actions"]) {
+        std::printf("%-19s %-24s %-12s %-14s %-16s %s\n", show_time(a.value("at", 0.0)).c_str(),
+                    a.value("service", "?").substr(0, 24).c_str(), a.value("kind", "?").c_str(),
+                    a.value("verdict", "?").c_str(), a.value("rule", "").substr(0, 16).c_str(),
+                    a.value("summary", "").c_str());
+        if (const auto reason = a.value("reason", ""); !reason.empty()) std::printf("%78s%s\n", "", reason.c_str());
+    }
+}
+
+void tuned_table(const nlohmann::json& j) {
+    if (j["tuned"].empty()) { std::printf("no tuned settings yet\n"); return; }
+    std::printf("%-19s %-24s %-22s %-8s %s\n", "SINCE", "SERVICE", "TARGET", "APPLIED", "SETTINGS");
+    for (const auto& t : j["tuned"])
+        std::printf("%-19s %-24s %-22s %-8s %s\n", show_time(t.value("at", 0.0)).c_str(),
+                    t.value("service", "?").substr(0, 24).c_str(), t.value("target", "").substr(0, 22).c_str(),
+                    t.value("applied", false) ? "yes" : "no", t["settings"].dump().c_str());
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -328,6 +371,8 @@ int main(int argc, char** argv) {
     if (cmd == "anomalies") return print_anomalies(addr, json);
     if (cmd == "alerts") return print_alerts(addr, json);
     if (cmd == "replay") return replay(args, json);
+    if (cmd == "actions") return print_document(addr, "/api/v1/actions" + query_service(args), json, actions_table);
+    if (cmd == "tuned") return print_document(addr, "/api/v1/tuned" + query_service(args), json, tuned_table);
     if (cmd == "services") return print_services(addr, json);
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
