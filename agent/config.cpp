@@ -11,6 +11,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
+#include <vector>
 
 namespace homeostat::agent {
 
@@ -31,7 +33,39 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text) {
 namespace {
 
 std::string where(const std::string& path, const YAML::Node& n) {
-    return path + ":" + std::to_string(n.Mark().line + 1);
+    return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+}
+
+// The node a dotted key names ("alerting.receivers[1].url"), for pointing a range error
+// at its line; an undefined node when the file does not set it.
+YAML::Node find_node(const YAML::Node& root, const std::string& key) {
+    // yaml-cpp's Node::operator= writes through to the node referred to; reset() rebinds.
+    YAML::Node n;
+    n.reset(root);
+    std::size_t pos = 0;
+    while (pos < key.size()) {
+        const auto dot = key.find('.', pos);
+        std::string part = key.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        std::optional<std::size_t> index;
+        if (auto br = part.find('['); br != std::string::npos) {
+            index = std::strtoul(part.c_str() + br + 1, nullptr, 10);
+            part = part.substr(0, br);
+        }
+        if (!n.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+        YAML::Node next(YAML::NodeType::Undefined);
+        for (const auto& kv : n)
+            if (kv.first.Scalar() == part) next.reset(kv.second);
+        if (!next.IsDefined()) return next;
+        if (index) {
+            if (!next.IsSequence() || *index >= next.size()) return YAML::Node(YAML::NodeType::Undefined);
+            const YAML::Node item = next[*index];
+            next.reset(item);
+        }
+        n.reset(next);
+        if (dot == std::string::npos) break;
+        pos = dot + 1;
+    }
+    return n;
 }
 
 using Setter = std::function<std::string(const YAML::Node&, Config&)>; // returns an error or ""
@@ -139,12 +173,25 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
 }
 
 // alerting.receivers: a list of mappings; errors name the entry's own line.
-Result<void> parse_receivers(const std::string& path, const YAML::Node& list, Config& c) {
-    if (!list.IsSequence()) return Error{where(path, list) + ": alerting.receivers must be a list of receivers"};
+void parse_receivers(const std::string& path, const YAML::Node& list, Config& c, std::vector<std::string>& errors) {
+    if (!list.IsSequence()) {
+        errors.push_back(where(path, list) + ": alerting.receivers must be a list of receivers");
+        return;
+    }
     c.alerting.receivers.clear();
+    std::size_t i = 0;
     for (const auto& item : list) {
-        if (!item.IsMap()) return Error{where(path, item) + ": each receiver must be a mapping (name, type, url, ...)"};
+        const std::string at = "alerting.receivers[" + std::to_string(i++) + "]";
+        if (!item.IsMap()) {
+            errors.push_back(where(path, item) + ": " + at + " must be a mapping (name, type, url, ...)");
+            continue;
+        }
         ReceiverConfig r;
+        bool ok = true;
+        auto bad = [&](const YAML::Node& n, const std::string& msg) {
+            errors.push_back(where(path, n) + ": " + msg);
+            ok = false;
+        };
         for (const auto& kv : item) {
             const std::string key = kv.first.as<std::string>();
             std::string err;
@@ -154,25 +201,30 @@ Result<void> parse_receivers(const std::string& path, const YAML::Node& list, Co
             else if (key == "secret") err = as_string(kv.second, r.secret);
             else if (key == "timeout") err = as_duration(kv.second, r.timeout);
             else if (key == "min_severity") {
-                std::string s;
-                err = as_string(kv.second, s);
-                if (err.empty() && s == "warning") r.min_severity = engine::detect::Severity::warning;
-                else if (err.empty() && s == "critical") r.min_severity = engine::detect::Severity::critical;
-                else if (err.empty()) err = "'" + s + "' is not warning or critical";
-            } else
-                return Error{where(path, kv.first) + ": unknown key 'alerting.receivers[]." + key + "'"};
-            if (!err.empty()) return Error{where(path, kv.second) + ": alerting.receivers[]." + key + ": " + err};
+                std::string sev;
+                err = as_string(kv.second, sev);
+                if (err.empty() && sev == "warning") r.min_severity = engine::detect::Severity::warning;
+                else if (err.empty() && sev == "critical") r.min_severity = engine::detect::Severity::critical;
+                else if (err.empty()) err = "'" + sev + "' is not warning or critical";
+            } else {
+                bad(kv.first, "unknown key '" + at + "." + key +
+                                  "' (expected name, type, url, secret, timeout, min_severity)");
+                continue;
+            }
+            if (!err.empty()) bad(kv.second, at + "." + key + ": " + err);
         }
-        if (r.name.empty()) return Error{where(path, item) + ": a receiver needs a name"};
+        if (r.name.empty()) {
+            bad(item, at + ": missing required key 'name'");
+            continue;
+        }
         if (!known_receiver_type(r.type))
-            return Error{where(path, item) + ": receiver " + r.name + ": type must be alertmanager, "
-                         "alertmanager_webhook, webhook or slack, got '" + r.type + "'"};
-        if (auto u = parse_url(r.url); !u) return Error{where(path, item) + ": receiver " + r.name + ": " + u.error().message};
+            bad(item, "receiver " + r.name + ": type must be alertmanager, alertmanager_webhook, webhook or slack, got '" +
+                          r.type + "'");
+        if (auto u = parse_url(r.url); !u) bad(item, "receiver " + r.name + ": " + u.error().message);
         for (const auto& other : c.alerting.receivers)
-            if (other.name == r.name) return Error{where(path, item) + ": two receivers are named " + r.name};
-        c.alerting.receivers.push_back(std::move(r));
+            if (other.name == r.name) bad(item, "two receivers are named " + r.name);
+        if (ok) c.alerting.receivers.push_back(std::move(r));
     }
-    return {};
 }
 
 } // namespace
@@ -184,44 +236,51 @@ Result<Config> load_config(const std::string& path, Config c) {
     try {
         root = YAML::Load(f);
     } catch (const YAML::Exception& e) {
-        return Error{path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg};
+        return Error{path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                     ": invalid YAML: " + e.msg};
     }
     if (root.IsNull()) return c; // an empty file means defaults
     if (!root.IsMap()) return Error{where(path, root) + ": the top level must be a mapping of keys"};
 
-    auto apply = [&](const YAML::Node& map, const std::string& section) -> Result<void> {
-        const auto& keys = schema().at(section);
-        for (const auto& kv : map) {
-            const std::string key = kv.first.as<std::string>();
-            const std::string dotted = section.empty() ? key : section + "." + key;
-            if (dotted == "alerting.receivers") {
-                if (auto r = parse_receivers(path, kv.second, c); !r) return r;
-                continue;
-            }
-            auto it = keys.find(key);
-            if (it == keys.end())
-                return Error{where(path, kv.first) + ": unknown key '" + dotted + "'"};
-            if (std::string err = it->second(kv.second, c); !err.empty())
-                return Error{where(path, kv.second) + ": " + dotted + ": " + err};
+    // Every error, not just the first: a user fixing a file should not need a run per typo.
+    std::vector<std::string> errors;
+    auto set = [&](const std::map<std::string, Setter>& keys, const auto& kv,
+                   const std::string& dotted, const std::string& key) {
+        auto it = keys.find(key);
+        if (it == keys.end()) {
+            errors.push_back(where(path, kv.first) + ": unknown key '" + dotted + "'");
+            return;
         }
-        return {};
+        if (std::string err = it->second(kv.second, c); !err.empty())
+            errors.push_back(where(path, kv.second) + ": " + dotted + ": " + err);
     };
-
     for (const auto& kv : root) {
         const std::string key = kv.first.as<std::string>();
-        if (schema().count(key) && !key.empty()) {
-            if (!kv.second.IsMap()) return Error{where(path, kv.second) + ": '" + key + "' must be a mapping"};
-            if (auto r = apply(kv.second, key); !r) return r.error();
-        } else {
-            auto it = schema().at("").find(key);
-            if (it == schema().at("").end())
-                return Error{where(path, kv.first) + ": unknown key '" + key + "'"};
-            if (std::string err = it->second(kv.second, c); !err.empty())
-                return Error{where(path, kv.second) + ": " + key + ": " + err};
+        if (!schema().count(key) || key.empty()) {
+            set(schema().at(""), kv, key, key);
+            continue;
+        }
+        if (!kv.second.IsMap()) {
+            errors.push_back(where(path, kv.second) + ": '" + key + "' must be a mapping");
+            continue;
+        }
+        for (const auto& inner : kv.second) {
+            const std::string sub = inner.first.as<std::string>(), dotted = key + "." + sub;
+            if (dotted == "alerting.receivers") parse_receivers(path, inner.second, c, errors);
+            else set(schema().at(key), inner, dotted, sub);
         }
     }
-    if (auto v = validate(c); !v) return Error{path + ": " + v.error().message};
-    return c;
+    // Values no parser can judge (ranges, combinations), pointed at the key's line when
+    // the file sets it.
+    if (errors.empty())
+        for (const auto& issue : check(c)) {
+            const YAML::Node n = find_node(root, issue.key);
+            errors.push_back((n.IsDefined() ? where(path, n) : path) + ": " + issue.message);
+        }
+    if (errors.empty()) return c;
+    std::string all;
+    for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+    return Error{all};
 }
 
 bool is_loopback_listen(const std::string& listen) {
@@ -245,45 +304,58 @@ Result<std::string> read_api_token(const std::string& path) {
     return token;
 }
 
-Result<void> validate(const Config& c) {
+std::vector<ConfigIssue> check(const Config& c) {
+    std::vector<ConfigIssue> out;
+    auto bad = [&](const char* key, std::string msg) { out.push_back({key, std::move(msg)}); };
     if (c.ringbuf_bytes < 4096 || (c.ringbuf_bytes & (c.ringbuf_bytes - 1)) != 0)
-        return Error{"capture.ringbuf_bytes must be a power of two of at least 4096, got " +
-                     std::to_string(c.ringbuf_bytes)};
+        bad("capture.ringbuf_bytes",
+            "capture.ringbuf_bytes must be a power of two of at least 4096, got " + std::to_string(c.ringbuf_bytes));
     if (c.drain_interval < std::chrono::milliseconds(10) || c.drain_interval > std::chrono::seconds(5))
-        return Error{"capture.drain_interval must be between 10ms and 5s"};
-    if (c.window < std::chrono::seconds(1)) return Error{"aggregation.window must be at least 1s"};
-    if (c.windows_kept < 1 || c.windows_kept > 360) return Error{"aggregation.windows_kept must be 1..360"};
-    if (c.max_routes_per_service < 1) return Error{"aggregation.max_routes_per_service must be at least 1"};
+        bad("capture.drain_interval", "capture.drain_interval must be between 10ms and 5s");
+    if (c.window < std::chrono::seconds(1)) bad("aggregation.window", "aggregation.window must be at least 1s");
+    if (c.windows_kept < 1 || c.windows_kept > 360)
+        bad("aggregation.windows_kept", "aggregation.windows_kept must be 1..360");
+    if (c.max_routes_per_service < 1)
+        bad("aggregation.max_routes_per_service", "aggregation.max_routes_per_service must be at least 1");
     if (c.detection_enabled) {
         const auto& d = c.detection;
         if (c.windows_kept < 2)
-            return Error{"aggregation.windows_kept must be at least 2 while detection is enabled "
-                         "(a window is observed just after it closes)"};
-        if (d.warmup < 3) return Error{"detection.warmup must be at least 3 windows"};
-        if (!(d.latency_min_ratio >= 1)) return Error{"detection.latency_min_ratio must be >= 1"};
-        if (!(d.traffic_min_ratio >= 1)) return Error{"detection.traffic_min_ratio must be >= 1"};
+            bad("aggregation.windows_kept", "aggregation.windows_kept must be at least 2 while detection is enabled "
+                                            "(a window is observed just after it closes)");
+        if (d.warmup < 3) bad("detection.warmup", "detection.warmup must be at least 3 windows");
+        if (!(d.latency_min_ratio >= 1)) bad("detection.latency_min_ratio", "detection.latency_min_ratio must be >= 1");
+        if (!(d.traffic_min_ratio >= 1)) bad("detection.traffic_min_ratio", "detection.traffic_min_ratio must be >= 1");
         if (!(d.error_min_ratio >= 0 && d.error_min_ratio <= 1))
-            return Error{"detection.error_min_ratio must be between 0 and 1"};
-        if (d.max_series < 1) return Error{"detection.max_series must be at least 1"};
+            bad("detection.error_min_ratio", "detection.error_min_ratio must be between 0 and 1");
+        if (d.max_series < 1) bad("detection.max_series", "detection.max_series must be at least 1");
         if (c.detection_save_interval < std::chrono::seconds(1))
-            return Error{"detection.save_interval must be at least 1s"};
+            bad("detection.save_interval", "detection.save_interval must be at least 1s");
     }
     if (!c.otlp_endpoint.empty()) {
-        if (auto u = parse_url(c.otlp_endpoint); !u) return Error{"otlp.endpoint: " + u.error().message};
-        if (c.otlp_interval < std::chrono::seconds(1)) return Error{"otlp.interval must be at least 1s"};
+        if (auto u = parse_url(c.otlp_endpoint); !u) bad("otlp.endpoint", "otlp.endpoint: " + u.error().message);
+        if (c.otlp_interval < std::chrono::seconds(1)) bad("otlp.interval", "otlp.interval must be at least 1s");
     }
-    if (c.history_retention_seconds < 60) return Error{"history_retention must be at least 1m"};
+    if (c.history_retention_seconds < 60) bad("history_retention", "history_retention must be at least 1m");
     if (!is_loopback_listen(c.listen) && c.api_token_file.empty())
-        return Error{"listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "
-                     "(or listen on 127.0.0.1)"};
-    if (!(c.alerting.resend_interval_seconds >= 1)) return Error{"alerting.resend_interval must be at least 1s"};
+        bad("listen", "listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "
+                      "(or listen on 127.0.0.1)");
+    if (!(c.alerting.resend_interval_seconds >= 1))
+        bad("alerting.resend_interval", "alerting.resend_interval must be at least 1s");
     if (!(c.alerting.retry.base_seconds > 0) || c.alerting.retry.max_seconds < c.alerting.retry.base_seconds)
-        return Error{"alerting.retry_base must be positive and at most alerting.retry_max"};
+        bad("alerting.retry_base", "alerting.retry_base must be positive and at most alerting.retry_max");
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;
     for (auto* l : levels) ok |= c.log_level == l;
-    if (!ok) return Error{"log_level must be one of trace, debug, info, warn, error, critical, off; got '" + c.log_level + "'"};
-    return {};
+    if (!ok)
+        bad("log_level",
+            "log_level must be one of trace, debug, info, warn, error, critical, off; got '" + c.log_level + "'");
+    return out;
+}
+
+Result<void> validate(const Config& c) {
+    auto issues = check(c);
+    if (issues.empty()) return {};
+    return Error{issues.front().message};
 }
 
 } // namespace homeostat::agent

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "agent/alerting.h"
 #include "agent/result.h"
@@ -51,7 +52,8 @@ struct Config {
 // Parses "250ms", "10s", "5m", "1h".
 Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
 
-// Loads a YAML file over the defaults. Errors name the file, the line and what is wrong.
+// Loads a YAML file over the defaults. Every error is reported, one per line of the
+// message, as FILE:LINE:COLUMN: what is wrong and what is expected.
 Result<Config> load_config(const std::string& path, Config base = {});
 
 // Whether `listen` ("127.0.0.1:9464", "[::1]:9464") is a loopback address.
@@ -60,7 +62,14 @@ bool is_loopback_listen(const std::string& listen);
 // not be readable by group or others. Errors say which.
 Result<std::string> read_api_token(const std::string& path);
 
-// Checks values that no parser can (ranges, powers of two).
+// A value no parser can judge (a range, a power of two, a combination of keys).
+struct ConfigIssue {
+    std::string key;     // dotted, as in the file: "detection.error_min_ratio"
+    std::string message; // says what is expected
+};
+// Every such problem of `c`.
+std::vector<ConfigIssue> check(const Config& c);
+// The first of check(c), for values set by flags after the file.
 Result<void> validate(const Config& c);
 
 } // namespace homeostat::agent

@@ -72,21 +72,21 @@ TEST_F(ConfigFile, UnknownKeyNamesFileAndLine) {
     std::string p = write("listen: 127.0.0.1:9999\naggregation:\n  window: 5s\n  windw: 3\n");
     auto c = load_config(p);
     ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.error().message, p + ":4: unknown key 'aggregation.windw'");
+    EXPECT_EQ(c.error().message, p + ":4:3: unknown key 'aggregation.windw'");
 }
 
 TEST_F(ConfigFile, BadValueNamesFileLineAndKey) {
     std::string p = write("capture:\n  ringbuf_bytes: lots\n");
     auto c = load_config(p);
     ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.error().message, p + ":2: capture.ringbuf_bytes: 'lots' is not a whole number");
+    EXPECT_EQ(c.error().message, p + ":2:18: capture.ringbuf_bytes: 'lots' is not a whole number");
 }
 
 TEST_F(ConfigFile, BadDuration) {
     std::string p = write("aggregation:\n  window: soon\n");
     auto c = load_config(p);
     ASSERT_FALSE(c.ok());
-    EXPECT_NE(c.error().message.find(p + ":2: aggregation.window:"), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find(p + ":2:11: aggregation.window:"), std::string::npos) << c.error().message;
 }
 
 TEST_F(ConfigFile, InvalidYamlNamesLine) {
@@ -119,11 +119,11 @@ TEST_F(ConfigFile, DetectionKeys) {
     std::string p = write("detection:\n  enabled: maybe\n");
     auto bad = load_config(p);
     ASSERT_FALSE(bad.ok());
-    EXPECT_EQ(bad.error().message, p + ":2: detection.enabled: 'maybe' is not true or false");
+    EXPECT_EQ(bad.error().message, p + ":2:12: detection.enabled: 'maybe' is not true or false");
     p = write("detection:\n  error_min_ratio: lots\n");
     bad = load_config(p);
     ASSERT_FALSE(bad.ok());
-    EXPECT_EQ(bad.error().message, p + ":2: detection.error_min_ratio: 'lots' is not a number");
+    EXPECT_EQ(bad.error().message, p + ":2:20: detection.error_min_ratio: 'lots' is not a number");
     bad = load_config(write("detection:\n  error_min_ratio: 1.5\n"));
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().message.find("detection.error_min_ratio must be between 0 and 1"), std::string::npos);
@@ -134,11 +134,51 @@ TEST_F(ConfigFile, DetectionKeys) {
     EXPECT_TRUE(load_config(write("aggregation:\n  windows_kept: 1\ndetection:\n  enabled: false\n")).ok());
 }
 
+// What `homeostat config check` must catch, each with file, line and column.
+TEST_F(ConfigFile, CheckReportsEveryErrorWithLineAndColumn) {
+    std::string p = write("listen: 127.0.0.1:9999\n"          // 1
+                          "aggregation:\n"                    // 2
+                          "  window: 5s\n"                    // 3
+                          "  windw: 3\n"                      // 4: unknown key
+                          "capture:\n"                        // 5
+                          "  ringbuf_bytes: [1, 2]\n"         // 6: wrong type
+                          "alerting:\n"                       // 7
+                          "  receivers:\n"                    // 8
+                          "    - type: webhook\n"             // 9: missing name
+                          "      url: http://127.0.0.1:1/\n"); // 10
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":4:3: unknown key 'aggregation.windw'\n" +
+                                     p + ":6:18: capture.ringbuf_bytes: expected a whole number\n" +
+                                     p + ":9:7: alerting.receivers[0]: missing required key 'name'");
+}
+
+TEST_F(ConfigFile, OutOfRangePointsAtTheKey) {
+    std::string p = write("log_level: info\ndetection:\n  warmup: 5\n  error_min_ratio: 1.5\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":4:20: detection.error_min_ratio must be between 0 and 1");
+    // Two range errors: both, each at its own line.
+    p = write("capture:\n  drain_interval: 1h\nhistory_retention: 1s\n");
+    c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message, p + ":2:19: capture.drain_interval must be between 10ms and 5s\n" + p +
+                                     ":3:20: history_retention must be at least 1m");
+}
+
+TEST_F(ConfigFile, BadYamlHasLineAndColumn) {
+    std::string p = write("listen: 127.0.0.1:1\ncapture:\n  ringbuf_bytes: 4096\n   drain_interval: 1s\n");
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().message.rfind(p + ":4:", 0), 0u) << c.error().message;
+    EXPECT_NE(c.error().message.find("invalid YAML"), std::string::npos) << c.error().message;
+}
+
 TEST_F(ConfigFile, SectionMustBeMapping) {
     std::string p = write("capture: 3\n");
     auto c = load_config(p);
     ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.error().message, p + ":1: 'capture' must be a mapping");
+    EXPECT_EQ(c.error().message, p + ":1:10: 'capture' must be a mapping");
 }
 
 TEST(ConfigMissing, SaysWhichFile) {

@@ -117,10 +117,10 @@ class DaemonAndCli(h.DaemonTestCase):
         self.assertIn("ok", r.stdout)
         r = self.cli("config", "check", str(bad), check=False)
         self.assertEqual(r.returncode, 1)
-        self.assertIn(f"{bad}:4: unknown key 'aggregation.windw'", r.stderr)
+        self.assertIn(f"{bad}:4:3: unknown key 'aggregation.windw'", r.stderr)
         r = run([h.HOMEOSTATD, "--check-config", "--config", str(bad)])
         self.assertEqual(r.returncode, 1)
-        self.assertIn(f"{bad}:4: unknown key 'aggregation.windw'", r.stderr)
+        self.assertIn(f"{bad}:4:3: unknown key 'aggregation.windw'", r.stderr)
         r = run([h.HOMEOSTATD, "--check-config", "--config", str(good)])
         self.assertEqual(r.returncode, 0, r.stderr)
 
