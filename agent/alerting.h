@@ -75,6 +75,9 @@ public:
 
     // Anomalies that opened or resolved: alerts fire or resolve, deliveries are spooled.
     void on_changes(const std::vector<engine::detect::Anomaly>& changes, double now);
+    // New receivers and settings (SIGHUP): firing alerts and the spool stay; deliveries
+    // waiting for a receiver that is gone are given up when they come due.
+    void reconfigure(AlertingConfig config) { config_ = std::move(config); }
     // Spools due resends and starts due deliveries (at most max_in_flight at once).
     void pump(double now);
 

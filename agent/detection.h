@@ -75,6 +75,10 @@ public:
     void on_window(WindowSink sink) { on_window_ = std::move(sink); }
 
     const engine::detect::LiveMonitor& monitor() const { return monitor_; }
+    void reconfigure(const engine::detect::LiveConfig& live) {
+        monitor_.reconfigure(live);
+        options_.live = live;
+    }
     // {"anomalies": [...], "open": N, "series": N, "warmup_windows": N, ...} for the API.
     nlohmann::json to_json() const;
 

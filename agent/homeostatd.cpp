@@ -28,6 +28,7 @@
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
+#include "agent/reload.h"
 #include "agent/state_api.h"
 #include "agent/system_checks.h"
 #include "agent/version.h"
@@ -59,6 +60,9 @@ options:
   --record-limit N   default 1073741824 (1 GiB)
   --log-level LEVEL  trace, debug, info, warn, error (default info)
   --check-config     load and validate the configuration, then exit
+
+SIGHUP re-reads --config and applies what can change while running (log level,
+detection thresholds, alerting, otlp, history retention); a bad file changes nothing.
   --version          print the version and exit
   -h, --help         this text
 )";
@@ -286,6 +290,8 @@ int main(int argc, char** argv) {
         return diff == 0;
     };
 
+    std::uint64_t reloads = 0, reloads_refused = 0; // SIGHUP, below
+    std::string last_reload_error;
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
         if (!authorized(req))
@@ -338,6 +344,9 @@ int main(int argc, char** argv) {
                 {"own_exchanges_ignored", pc.own},
                 {"retransmits_skipped", k[HS_STAT_RETRANSMITS_SKIPPED]},
                 {"unparsed_responses", k[HS_STAT_UNPARSED_RESPONSES]},
+                {"config", {{"file", config_path.empty() ? "built-in defaults" : config_path},
+                            {"reloads", reloads}, {"reloads_refused", reloads_refused},
+                            {"last_reload_error", last_reload_error}}},
             };
             return {200, "application/json", j.dump(2) + "\n"};
         }
@@ -448,10 +457,16 @@ int main(int argc, char** argv) {
     asio::steady_timer otlp_timer(io);
     std::unique_ptr<agent::HttpClient> otlp_client;
     std::string otlp_error;
+    bool otlp_running = false;
     std::function<void()> otlp_tick = [&] {
+        otlp_running = true;
         otlp_timer.expires_after(cfg.otlp_interval);
         otlp_timer.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
+            if (cfg.otlp_endpoint.empty()) { // a reload turned it off
+                otlp_running = false;
+                return;
+            }
             capture.value()->consume();
             exporters::OtlpResource res;
             res.host_name = cfg.alerting.instance;
@@ -477,12 +492,80 @@ int main(int argc, char** argv) {
             otlp_tick();
         });
     };
-    if (!cfg.otlp_endpoint.empty()) {
-        otlp_client = std::make_unique<agent::HttpClient>(io);
+    auto start_otlp = [&] {
+        if (cfg.otlp_endpoint.empty() || otlp_running) return;
+        if (!otlp_client) otlp_client = std::make_unique<agent::HttpClient>(io);
         spdlog::info("otlp: pushing metrics to {} every {} s", agent::redacted_url(cfg.otlp_endpoint),
                      std::chrono::duration<double>(cfg.otlp_interval).count());
         otlp_tick();
-    }
+    };
+    start_otlp();
+
+    // SIGHUP: re-read the file and apply what can change while running; a bad file changes
+    // nothing. Handled on this thread between other work, so a storm of SIGHUPs is a
+    // series of reloads, never two at once.
+    asio::signal_set hup(io, SIGHUP);
+    std::function<void()> wait_hup = [&] {
+        hup.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (config_path.empty()) {
+                spdlog::info("SIGHUP: running on built-in defaults (no config file): nothing to reload");
+                return wait_hup();
+            }
+            auto loaded = agent::load_config(config_path);
+            if (loaded) {
+                if (!listen_flag.empty()) loaded.value().listen = listen_flag;
+                if (!level_flag.empty()) loaded.value().log_level = level_flag;
+                if (!state_dir_flag.empty()) loaded.value().state_dir = state_dir_flag;
+            }
+            if (!loaded) {
+                spdlog::error("SIGHUP: {} was not applied, the running configuration stays:\n{}", config_path,
+                              loaded.error().message);
+                ++reloads_refused;
+                last_reload_error = loaded.error().message;
+                return wait_hup();
+            }
+            auto plan = agent::plan_reload(cfg, std::move(loaded.value()));
+            if (!plan.next.alerting.receivers.empty() && (!store || !detection)) {
+                last_reload_error = "alerting.receivers need detection and the state database";
+                spdlog::error("SIGHUP: {} was not applied, the running configuration stays: {}", config_path,
+                              last_reload_error);
+                ++reloads_refused;
+                return wait_hup();
+            }
+            try {
+                if (detection) detection->reconfigure(plan.next.detection);
+            } catch (const std::exception& e) {
+                spdlog::error("SIGHUP: {} was not applied, the running configuration stays: {}", config_path, e.what());
+                ++reloads_refused;
+                last_reload_error = e.what();
+                return wait_hup();
+            }
+            cfg = std::move(plan.next);
+            spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+            if (alerting) alerting->reconfigure(cfg.alerting);
+            else if (!cfg.alerting.receivers.empty()) {
+                http_client = std::make_unique<agent::HttpClient>(io);
+                alerting = std::make_unique<agent::Alerting>(cfg.alerting, *store, *http_client,
+                                                             "http://" + cfg.listen + "/api/v1/anomalies");
+                alert_tick();
+            }
+            start_otlp();
+            auto join = [](const std::vector<std::string>& v) {
+                std::string out;
+                for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+                return out.empty() ? std::string("nothing") : out;
+            };
+            ++reloads;
+            last_reload_error.clear();
+            spdlog::info("SIGHUP: reloaded {}; changed: {}", config_path, join(plan.applied));
+            if (!plan.needs_restart.empty())
+                spdlog::warn("SIGHUP: {} changed in {} but only take effect at a restart; running with the old values",
+                             join(plan.needs_restart), config_path);
+            wait_hup();
+        });
+    };
+    wait_hup();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
@@ -495,6 +578,7 @@ int main(int argc, char** argv) {
         save_timer.cancel();
         alert_timer.cancel();
         otlp_timer.cancel();
+        hup.cancel();
         rb_fd.cancel();
         io.stop();
     });

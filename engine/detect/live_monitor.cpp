@@ -489,7 +489,9 @@ struct LiveMonitor::Impl {
     }
 };
 
-LiveMonitor::LiveMonitor(LiveConfig config) {
+namespace {
+
+void check_live_config(const LiveConfig& config) {
     Hysteresis check(config.hysteresis); // validates the thresholds
     if (config.max_series == 0 || config.history == 0 || config.idle_windows == 0)
         throw std::invalid_argument("live monitor: max_series, history and idle_windows must be >= 1");
@@ -498,7 +500,18 @@ LiveMonitor::LiveMonitor(LiveConfig config) {
         !(config.latency_min_delta_seconds >= 0))
         throw std::invalid_argument("live monitor: latency/traffic ratios must be >= 1, "
                                     "error_min_ratio in [0,1], latency delta >= 0");
+}
+
+} // namespace
+
+LiveMonitor::LiveMonitor(LiveConfig config) {
+    check_live_config(config);
     impl_ = std::make_unique<Impl>(config);
+}
+
+void LiveMonitor::reconfigure(const LiveConfig& config) {
+    check_live_config(config);
+    impl_->config = config;
 }
 
 LiveMonitor::~LiveMonitor() = default;

@@ -156,6 +156,10 @@ public:
     std::uint64_t series_overflowed() const { return overflowed_; } // not watched: cap reached
     std::int64_t last_window() const { return last_window_; }
     const LiveConfig& config() const;
+    // New thresholds while running (SIGHUP). Baselines, hysteresis state and anomalies stay;
+    // the gates (*_min_*, holds, resource rules) apply from the next window, a changed
+    // warm-up or hysteresis to series that start after. Throws like the constructor.
+    void reconfigure(const LiveConfig& config);
 
     // The window axis restarted (the monotonic clock does at boot): `window` becomes the
     // last window seen, and every remembered window index moves with it. Baselines stay.
