@@ -1,4 +1,5 @@
 #include "agent/config.h"
+#include "agent/yaml_json.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -31,42 +32,6 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text) {
 }
 
 namespace {
-
-std::string where(const std::string& path, const YAML::Node& n) {
-    return path + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
-}
-
-// The node a dotted key names ("alerting.receivers[1].url"), for pointing a range error
-// at its line; an undefined node when the file does not set it.
-YAML::Node find_node(const YAML::Node& root, const std::string& key) {
-    // yaml-cpp's Node::operator= writes through to the node referred to; reset() rebinds.
-    YAML::Node n;
-    n.reset(root);
-    std::size_t pos = 0;
-    while (pos < key.size()) {
-        const auto dot = key.find('.', pos);
-        std::string part = key.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-        std::optional<std::size_t> index;
-        if (auto br = part.find('['); br != std::string::npos) {
-            index = std::strtoul(part.c_str() + br + 1, nullptr, 10);
-            part = part.substr(0, br);
-        }
-        if (!n.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-        YAML::Node next(YAML::NodeType::Undefined);
-        for (const auto& kv : n)
-            if (kv.first.Scalar() == part) next.reset(kv.second);
-        if (!next.IsDefined()) return next;
-        if (index) {
-            if (!next.IsSequence() || *index >= next.size()) return YAML::Node(YAML::NodeType::Undefined);
-            const YAML::Node item = next[*index];
-            next.reset(item);
-        }
-        n.reset(next);
-        if (dot == std::string::npos) break;
-        pos = dot + 1;
-    }
-    return n;
-}
 
 using Setter = std::function<std::string(const YAML::Node&, Config&)>; // returns an error or ""
 
