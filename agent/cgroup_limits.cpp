@@ -118,6 +118,9 @@ exporters::CgroupLimits read_cgroup_limits(const CgroupMounts& mounts, const Pro
         return m == mounts.v1.end() || p == cg.v1.end() ? "" : join(m->second, p->second);
     };
     auto exists = [](const std::string& p) { return !p.empty() && std::filesystem::exists(p); };
+    if (!v2dir.empty()) out.dirs["v2"] = v2dir;
+    for (const char* c : {"cpu", "memory", "pids"})
+        if (std::string d = v1dir(c); !d.empty()) out.dirs[c] = d;
 
     // Memory: v2 when the memory controller is enabled there (memory.max exists).
     if (exists(v2dir + "/memory.max")) {

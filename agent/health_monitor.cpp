@@ -54,6 +54,11 @@ std::string HealthMonitor::services_json(const engine::Snapshot& http) {
     return exporters::render_services_json(health_.snapshot(), host(), http);
 }
 
+std::vector<exporters::ServiceHealth> HealthMonitor::snapshot() {
+    fresh();
+    return health_.snapshot();
+}
+
 std::vector<ServiceTotals> HealthMonitor::totals() {
     fresh();
     static const double cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));

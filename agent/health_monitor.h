@@ -31,6 +31,8 @@ public:
     // cgroup has a memory limit (what the limit applies to), else the processes' RSS; the
     // CPU limit is the quota, else the host's online CPUs.
     std::vector<ServiceTotals> totals();
+    // Every service with its processes, limits and cgroup directories (fresh scan first).
+    std::vector<exporters::ServiceHealth> snapshot();
     std::size_t attached() const { return capture_ ? capture_->attached() : 0; }
 
 private:

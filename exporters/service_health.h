@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct CgroupLimits {
     std::string v2_path;
     std::string memory_path;                     // v1 memory hierarchy path on hybrid hosts
     std::string source;                          // "v2", "v1" or "v1+v2": where limits came from
+    // Absolute directories, for actuators: "v2" → the v2 cgroup, "cpu", "memory", "pids" →
+    // the v1 controller cgroups (those the host has).
+    std::map<std::string, std::string> dirs;
     std::optional<std::uint64_t> memory_limit_bytes; // memory.max / memory.limit_in_bytes
     std::optional<std::uint64_t> memory_high_bytes;  // memory.high (v2 only)
     std::optional<std::uint64_t> memory_usage_bytes; // memory.current / memory.usage_in_bytes

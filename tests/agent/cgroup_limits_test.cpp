@@ -33,6 +33,18 @@ TEST(CgroupLimits, V2FilesGiveLimitsUsageAndPressure) {
     ASSERT_TRUE(l.cpu_pressure);
     EXPECT_DOUBLE_EQ(l.cpu_pressure->some_avg10, 0.95);
     EXPECT_EQ(l.cpu_pressure->some_total_us, 9999u);
+    ASSERT_EQ(l.dirs.size(), 1u); // no v1 hierarchies in this layout
+    EXPECT_EQ(l.dirs.at("v2"), std::string(kFixture) + "/system.slice/web.service");
+}
+
+TEST(CgroupLimits, DirectoriesOfEachHierarchyForActuators) {
+    CgroupMounts m{.v2 = "/sys/fs/cgroup/unified", .v1 = {{"cpu", "/sys/fs/cgroup/cpu,cpuacct"},
+                                                          {"memory", "/sys/fs/cgroup/memory"}}};
+    auto l = read_cgroup_limits(m, ProcessCgroups::parse("4:memory:/a/b\n2:cpu,cpuacct:/c\n0::/d\n"));
+    EXPECT_EQ(l.dirs.at("v2"), "/sys/fs/cgroup/unified/d");
+    EXPECT_EQ(l.dirs.at("cpu"), "/sys/fs/cgroup/cpu,cpuacct/c");
+    EXPECT_EQ(l.dirs.at("memory"), "/sys/fs/cgroup/memory/a/b");
+    EXPECT_FALSE(l.dirs.count("pids")); // no pids hierarchy
 }
 
 TEST(CgroupLimits, V2MaxMeansNoLimit) {
