@@ -101,7 +101,8 @@ Names promql_names(const std::string& e) {
         if (!ident_start(c)) { ++i; continue; }
         const std::string word = ident();
         skip_space();
-        if (label_lists.count(word)) { // by (a, b)
+        if (label_lists.count(word)) { // by (a, b); group_left may have no list
+            if (i >= e.size() || e[i] != '(') continue;
             const auto close = e.find(')', i);
             std::string list = e.substr(i + 1, close - i - 1);
             std::istringstream in(list);

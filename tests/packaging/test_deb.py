@@ -6,9 +6,10 @@ file list with modes and owners, the extracted files (`dpkg -x` into a scratch r
 unit and config equal to packaging/, binaries that run), `systemd-analyze verify` on the
 unit in that root, and the maintainer scripts against a PATH stand-in for systemctl that
 records its calls: with systemd absent they call nothing and exit 0; with it present
-they enable, start, restart and stop as docs/operations.md says. Nothing outside the
-scratch directory is touched (scripts run with DPKG_ROOT or with their /run/systemd
-path pointed into the scratch root).
+they enable, start, restart and stop as docs/operations.md says. DpkgIntoScratchRoot
+(root) has the real dpkg install, re-install, remove and purge it in a scratch root.
+Nothing outside the scratch directory is touched (scripts run with DPKG_ROOT or with
+their /run/systemd path pointed into the scratch root).
 """
 
 import io
@@ -32,23 +33,28 @@ def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, timeout=kw.pop("timeout", 120), **kw)
 
 
+def build_package(out: Path) -> Path:
+    """CPack's DEB generator on the build tree, into `out`; the .deb's path."""
+    for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps", "file"):
+        if not shutil.which(tool):
+            raise RuntimeError(f"{tool} not found: bash scripts/install-deps.sh installs it")
+    config = BUILD / "CPackConfig.cmake"
+    if not config.exists():
+        raise RuntimeError(f"{config} missing: configure the build first (cmake -S . -B build)")
+    r = run(["cpack", "-G", "DEB", "--config", str(config), "-B", str(out)], timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"cpack failed:\n{r.stdout}\n{r.stderr}")
+    debs = list(out.glob("*.deb"))
+    if len(debs) != 1:
+        raise RuntimeError(f"expected one .deb, got {debs}")
+    return debs[0]
+
+
 class DebianPackage(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps", "file"):
-            if not shutil.which(tool):
-                raise RuntimeError(f"{tool} not found: bash scripts/install-deps.sh installs it")
-        config = BUILD / "CPackConfig.cmake"
-        if not config.exists():
-            raise RuntimeError(f"{config} missing: configure the build first (cmake -S . -B build)")
         cls.tmp = Path(tempfile.mkdtemp(prefix="homeostat-deb-"))
-        r = run(["cpack", "-G", "DEB", "--config", str(config), "-B", str(cls.tmp / "out")], timeout=300)
-        if r.returncode != 0:
-            raise RuntimeError(f"cpack failed:\n{r.stdout}\n{r.stderr}")
-        debs = list((cls.tmp / "out").glob("*.deb"))
-        if len(debs) != 1:
-            raise RuntimeError(f"expected one .deb, got {debs}")
-        cls.deb = debs[0]
+        cls.deb = build_package(cls.tmp / "out")
         cls.root = cls.tmp / "root"
         r = run(["dpkg-deb", "-x", str(cls.deb), str(cls.root)])
         if r.returncode != 0:
@@ -278,6 +284,69 @@ exit 0
         self.assertFalse((wants / "homeostatd.service").is_symlink())
         self.assertTrue((wants / "other.service").exists())
         self.assertTrue((target / "var/lib").exists())
+
+
+class DpkgIntoScratchRoot(unittest.TestCase):
+    """Real dpkg installs, re-installs, removes and purges the package in a scratch root
+    (`dpkg --root`, scripts run chrootless with DPKG_ROOT set, as when bootstrapping an
+    image): the conffile is registered and an edit survives, remove keeps config and
+    state, purge removes both, and no script calls systemctl. Needs root (dpkg)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise RuntimeError("DpkgIntoScratchRoot must run as root (dpkg --root); ctest -L bpf")
+        cls.tmp = Path(tempfile.mkdtemp(prefix="homeostat-dpkg-"))
+        cls.deb = build_package(cls.tmp / "out")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.root = self.tmp / f"root-{self._testMethodName}"
+        for d in ("var/lib/dpkg/info", "var/lib/dpkg/updates"):
+            (self.root / d).mkdir(parents=True)
+        (self.root / "var/lib/dpkg/status").write_text("")
+        self.bin = self.tmp / "bin"
+        self.bin.mkdir(exist_ok=True)
+        self.calls = self.tmp / "calls"
+        for tool in ("systemctl", "deb-systemd-invoke", "deb-systemd-helper"):
+            (self.bin / tool).write_text(f"#!/bin/sh\necho \"$0 $*\" >> {self.calls}\n")
+            (self.bin / tool).chmod(0o755)
+
+    def dpkg(self, *args):
+        env = dict(os.environ, PATH=f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}")
+        r = run(["dpkg", f"--root={self.root}", "--force-script-chrootless", "--force-depends",
+                 "--log=/dev/null", *args], env=env)
+        self.assertEqual(r.returncode, 0, f"dpkg {args}:\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def test_install_edit_reinstall_remove_purge(self):
+        self.dpkg("-i", str(self.deb))
+        status = (self.root / "var/lib/dpkg/status").read_text()
+        self.assertIn("Status: install ok installed", status)
+        self.assertRegex(status, r"Conffiles:\n /etc/homeostat/homeostat.yaml [0-9a-f]{32}\n")
+        state = self.root / "var/lib/homeostat"
+        self.assertEqual(stat.S_IMODE(state.stat().st_mode), 0o700)
+        self.assertTrue((self.root / "usr/sbin/homeostatd").exists())
+
+        conf = self.root / CONF
+        conf.write_text(conf.read_text() + "log_level: debug\n")  # the operator's edit
+        (state / "homeostat.db").write_text("baselines")
+        self.dpkg("-i", str(self.deb))  # the same version again: an upgrade as dpkg sees it
+        self.assertTrue(conf.read_text().endswith("log_level: debug\n"))
+
+        self.dpkg("--remove", "homeostat")
+        self.assertFalse((self.root / "usr/sbin/homeostatd").exists())
+        self.assertTrue(conf.exists())
+        self.assertTrue((state / "homeostat.db").exists())
+
+        self.dpkg("--purge", "homeostat")
+        self.assertFalse(conf.exists())
+        self.assertFalse(state.exists())
+        self.assertFalse((self.root / "etc/homeostat").exists())
+        self.assertFalse(self.calls.exists(), self.calls.read_text() if self.calls.exists() else "")
 
 
 if __name__ == "__main__":
