@@ -39,6 +39,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends: from the binaries' shared libraries (libbpf1, libyaml-cpp0.7, libssl3, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# HTTPS receivers (Slack, webhooks) are verified against the system's CA certificates.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS ca-certificates)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${HOMEOSTAT_PKG_DIR}/debian/conffiles
     ${HOMEOSTAT_PKG_DIR}/debian/postinst

@@ -81,6 +81,7 @@ class DebianPackage(unittest.TestCase):
         # From dpkg-shlibdeps: the libraries the binaries link.
         for lib in ("libbpf1", "libc6", "libstdc++6", "libyaml-cpp0.7", "libsqlite3-0", "libssl3"):
             self.assertIn(lib, depends)
+        self.assertEqual(self.field("Recommends"), "ca-certificates")
 
     def test_conffiles_and_scripts(self):
         self.assertEqual((self.control / "conffiles").read_text().split(), ["/" + CONF])
