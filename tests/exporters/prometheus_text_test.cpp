@@ -20,6 +20,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/exporters/metrics_page.h"
+
 namespace homeostat::exporters {
 namespace {
 
@@ -529,24 +531,35 @@ TEST(PrometheusText, PromtoolAcceptsTheOutputWithoutWarnings) {
     const auto file = dir / ("homeostat_metrics_" + std::to_string(::getpid()) + ".txt");
     {
         std::ofstream out(file, std::ios::binary);
-        // What /metrics serves: the HTTP families and detection, then process and connection health.
-        const auto d = rich_detection();
-        out << render_prometheus(rich_snapshot(), rich_agent(), &d) + render_service_health(rich_services(), rich_host());
+        out << full_metrics_page();
         ASSERT_TRUE(out.good());
     }
-    const std::string cmd = promtool + " check metrics < " + file.string() + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    std::string output;
-    char buf[512];
-    while (std::fgets(buf, sizeof buf, p))
-        output += buf;
-    const int status = ::pclose(p);
+    const std::string cmd = promtool + " check metrics < " + file.string();
+    const auto r = run_shell(cmd);
     std::filesystem::remove(file);
-    ASSERT_TRUE(WIFEXITED(status)) << cmd;
-    EXPECT_EQ(WEXITSTATUS(status), 0) << cmd << "\n" << output;
-    EXPECT_EQ(output, "") << "promtool reported problems:\n" << output;
+    EXPECT_EQ(r.exit_code, 0) << cmd << "\n" << r.output;
+    EXPECT_EQ(r.output, "") << "promtool reported problems:\n" << r.output;
 }
 
 } // namespace
+
+// What /metrics serves with every family present: the HTTP families and detection, then
+// process and connection health.
+std::string full_metrics_page() {
+    const auto d = rich_detection();
+    return render_prometheus(rich_snapshot(), rich_agent(), &d) + render_service_health(rich_services(), rich_host());
+}
+
+ShellResult run_shell(const std::string& cmd) {
+    ShellResult r;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return r;
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p))
+        r.output += buf;
+    const int status = ::pclose(p);
+    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+    return r;
+}
+
 } // namespace homeostat::exporters
