@@ -33,6 +33,7 @@ struct ServiceTarget {
 
 // What apply() changed: enough to revert and to audit.
 struct Change {
+    engine::policy::ActionKind kind = engine::policy::ActionKind::cpu_quota; // of the action: revert() picks the actuator by it
     std::string summary;                       // "memory.high of web.service: 512 MiB → 614 MiB"
     std::map<std::string, std::string> before; // file or setting → previous content ("" = absent)
     std::map<std::string, std::string> after;
