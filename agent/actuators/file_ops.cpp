@@ -55,7 +55,7 @@ Result<std::string> read_value(const std::string& path) {
 }
 
 Result<void> write_value(const std::string& path, const std::string& value) {
-    Fd f(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    Fd f(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)); // O_TRUNC: as `echo v > f`; cgroupfs ignores it
     if (!f.valid()) return Error{"cannot open " + path + " for writing", errno};
     ssize_t n = ::write(f.get(), value.data(), value.size());
     if (n < 0) return Error{"the kernel refused " + value + " for " + path, errno};

@@ -13,7 +13,7 @@ namespace homeostat::agent::actuators {
 Result<std::string> read_file(const std::string& path);
 // read_file without the trailing newline: one-line kernel files ("max 100000").
 Result<std::string> read_value(const std::string& path);
-// One write(2) of `value` to an existing file (no create, no truncate): how cgroupfs
+// One write(2) of `value` to an existing file (no create): how cgroupfs
 // takes a new limit. The kernel's refusal (EINVAL, EBUSY) comes back as the error.
 Result<void> write_value(const std::string& path, const std::string& value);
 // Replaces `path` with `content` atomically; keeps the old file's mode and owner (0644
