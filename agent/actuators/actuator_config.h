@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/actuators/actuator.h"
+
 namespace homeostat::agent::actuators {
 
 // A file the config-file actuator may rewrite: the only paths it ever writes.
@@ -58,6 +60,15 @@ struct ActuatorConfig {
     std::chrono::milliseconds command_timeout{10000};
     std::vector<ConfigFileSpec> files;
     std::vector<RestartSpec> restarts;
+};
+
+// The actuators share one configuration, owned by the Actuators facade.
+class ConfiguredActuator : public Actuator {
+public:
+    explicit ConfiguredActuator(const ActuatorConfig& cfg) : cfg_(cfg) {}
+
+protected:
+    const ActuatorConfig& cfg_;
 };
 
 } // namespace homeostat::agent::actuators

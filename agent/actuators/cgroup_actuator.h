@@ -18,16 +18,13 @@
 
 namespace homeostat::agent::actuators {
 
-class CgroupActuator : public Actuator {
+class CgroupActuator : public ConfiguredActuator {
 public:
-    explicit CgroupActuator(const ActuatorConfig& cfg) : cfg_(cfg) {}
+    using ConfiguredActuator::ConfiguredActuator;
     Result<std::string> plan(const engine::policy::Action& a, const ServiceTarget& t) const override;
     Result<Change> apply(const engine::policy::Action& a, const ServiceTarget& t) override;
     // Writes Change::before back (files beneath the allow-list, or set-property again).
     Result<void> revert(const Change& c, const ServiceTarget& t) override;
-
-private:
-    const ActuatorConfig& cfg_;
 };
 
 // A target's cgroup directories from the mounts and /proc/<pid>/cgroup (cgroup_limits.h).

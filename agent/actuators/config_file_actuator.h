@@ -11,18 +11,15 @@
 
 namespace homeostat::agent::actuators {
 
-class ConfigFileActuator : public Actuator {
+class ConfigFileActuator : public ConfiguredActuator {
 public:
-    explicit ConfigFileActuator(const ActuatorConfig& cfg) : cfg_(cfg) {}
+    using ConfiguredActuator::ConfiguredActuator;
     // "config file <name> <path>: -old line / +new line ...; check `...`; reload `...`".
     Result<std::string> plan(const engine::policy::Action& a, const ServiceTarget& t) const override;
     Result<Change> apply(const engine::policy::Action& a, const ServiceTarget& t) override;
     // Writes Change::before back to each configured path ("" = the file was absent:
     // removed), then reloads.
     Result<void> revert(const Change& c, const ServiceTarget& t) override;
-
-private:
-    const ActuatorConfig& cfg_;
 };
 
 } // namespace homeostat::agent::actuators

@@ -11,15 +11,12 @@
 
 namespace homeostat::agent::actuators {
 
-class RestartActuator : public Actuator {
+class RestartActuator : public ConfiguredActuator {
 public:
-    explicit RestartActuator(const ActuatorConfig& cfg) : cfg_(cfg) {}
+    using ConfiguredActuator::ConfiguredActuator;
     Result<std::string> plan(const engine::policy::Action& a, const ServiceTarget& t) const override;
     Result<Change> apply(const engine::policy::Action& a, const ServiceTarget& t) override;
     Result<void> revert(const Change& c, const ServiceTarget& t) override;
-
-private:
-    const ActuatorConfig& cfg_;
 };
 
 } // namespace homeostat::agent::actuators

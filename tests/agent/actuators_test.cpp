@@ -17,6 +17,7 @@
 
 #include "agent/actuators/command.h"
 #include "agent/actuators/template.h"
+#include "tests/agent/actuator_actions.h"
 
 extern char** environ;
 
@@ -47,12 +48,7 @@ int lines(const fs::path& p) {
 }
 
 Action action(ActionKind k, double value, const std::string& service = "web") {
-    Action a;
-    a.kind = k;
-    a.value = value;
-    a.service = service;
-    a.dry_run = false;
-    return a;
+    return testing::action(k, value, service);
 }
 
 class TempDir : public ::testing::Test {

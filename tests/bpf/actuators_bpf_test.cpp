@@ -19,6 +19,7 @@
 
 #include "agent/actuators/actuators.h"
 #include "agent/actuators/command.h"
+#include "tests/agent/actuator_actions.h"
 #include "tests/bpf/child_cgroups.h"
 
 extern char** environ;
@@ -28,17 +29,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using agent::testing::slurp;
+using testing::action;
 using engine::policy::Action;
 using engine::policy::ActionKind;
-
-Action action(ActionKind k, double value, const std::string& service) {
-    Action a;
-    a.kind = k;
-    a.value = value;
-    a.service = service;
-    a.dry_run = false;
-    return a;
-}
 
 std::string trimmed(const std::string& p) {
     std::string s = slurp(p);
