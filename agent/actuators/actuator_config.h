@@ -15,18 +15,18 @@ namespace homeostat::agent::actuators {
 
 // A file the config-file actuator may rewrite: the only paths it ever writes.
 struct ConfigFileSpec {
-    std::string name;                         // Action::target names it
-    std::string service;                      // "" = any service may ask; else only this one
-    std::string path;                         // absolute path of the rendered file
-    std::string template_text;                // inline template with {{var}} placeholders, or
-    std::string template_file;                // a file holding it (read at each apply)
-    std::map<std::string, std::string> vars;  // defaults; Action::vars override them
-    std::vector<std::string> check;           // optional argv run after writing ("nginx -t ...")
-    std::vector<std::string> reload;          // argv that makes the service read the file, or
-    int reload_signal = 0;                    // a signal (SIGHUP) sent to
-    std::string reload_pidfile;               //   the pid in this file, or
-    int reload_pid = 0;                       //   this pid (0: ServiceTarget::main_pid)
-    std::string backup_path;                  // "" = path + ".homeostat.bak"
+    std::string name;                        // Action::target names it
+    std::string service;                     // "" = any service may ask; else only this one
+    std::string path;                        // absolute path of the rendered file
+    std::string template_text;               // inline template with {{var}} placeholders, or
+    std::string template_file;               // a file holding it (read at each apply)
+    std::map<std::string, std::string> vars; // defaults; Action::vars override them
+    std::vector<std::string> check;          // optional argv run after writing ("nginx -t ...")
+    std::vector<std::string> reload;         // argv that makes the service read the file, or
+    int reload_signal = 0;                   // a signal (SIGHUP) sent to
+    std::string reload_pidfile;              //   the pid in this file, or
+    int reload_pid = 0;                      //   this pid (0: ServiceTarget::main_pid)
+    std::string backup_path;                 // "" = path + ".homeostat.bak"
 };
 
 enum class RestartMethod {
@@ -39,12 +39,12 @@ enum class RestartMethod {
 struct RestartSpec {
     std::string service;
     RestartMethod method = RestartMethod::none;
-    std::string unit;                         // systemd: "" = ServiceTarget::systemd_unit
-    std::vector<std::string> command;         // command
-    int signal = SIGTERM;                     // signal
-    std::string pidfile;                      // signal: "" = ServiceTarget::main_pid
+    std::string unit;                          // systemd: "" = ServiceTarget::systemd_unit
+    std::vector<std::string> command;          // command
+    int signal = SIGTERM;                      // signal
+    std::string pidfile;                       // signal: "" = ServiceTarget::main_pid
     std::chrono::milliseconds stop_wait{5000}; // signal: how long to wait for the exit
-    std::vector<std::string> start_command;   // signal: optional, run after the exit
+    std::vector<std::string> start_command;    // signal: optional, run after the exit
 };
 
 struct ActuatorConfig {

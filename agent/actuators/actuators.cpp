@@ -5,7 +5,8 @@ namespace homeostat::agent::actuators {
 using engine::policy::Action;
 using engine::policy::ActionKind;
 
-Actuators::Actuators(ActuatorConfig cfg) : cfg_(std::move(cfg)), cgroup_(cfg_), files_(cfg_), restart_(cfg_) {}
+Actuators::Actuators(ActuatorConfig cfg)
+    : cfg_(std::move(cfg)), cgroup_(cfg_), files_(cfg_), restart_(cfg_) {}
 
 const Actuator& Actuators::for_kind(ActionKind k) const {
     switch (k) {

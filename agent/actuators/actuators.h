@@ -35,7 +35,9 @@ public:
 
 private:
     const Actuator& for_kind(engine::policy::ActionKind k) const;
-    Actuator& for_kind(engine::policy::ActionKind k) { return const_cast<Actuator&>(std::as_const(*this).for_kind(k)); }
+    Actuator& for_kind(engine::policy::ActionKind k) {
+        return const_cast<Actuator&>(std::as_const(*this).for_kind(k));
+    }
 
     ActuatorConfig cfg_;
     CgroupActuator cgroup_;

@@ -30,17 +30,21 @@ struct Knob {
 
 Result<Knob> knob_of(ActionKind k) {
     switch (k) {
-    case ActionKind::cpu_quota: return Knob{"cpu", "cpu.max", "cpu.cfs_quota_us", "CPUQuota", "CPUQuotaPerSecUSec"};
+    case ActionKind::cpu_quota:
+        return Knob{"cpu", "cpu.max", "cpu.cfs_quota_us", "CPUQuota", "CPUQuotaPerSecUSec"};
     case ActionKind::cpu_weight: return Knob{"cpu", "cpu.weight", "cpu.shares", "CPUWeight", "CPUWeight"};
     case ActionKind::memory_high:
         return Knob{"memory", "memory.high", "memory.soft_limit_in_bytes", "MemoryHigh", "MemoryHigh"};
-    case ActionKind::memory_max: return Knob{"memory", "memory.max", "memory.limit_in_bytes", "MemoryMax", "MemoryMax"};
+    case ActionKind::memory_max:
+        return Knob{"memory", "memory.max", "memory.limit_in_bytes", "MemoryMax", "MemoryMax"};
     case ActionKind::pids_max: return Knob{"pids", "pids.max", "pids.max", "TasksMax", "TasksMax"};
     default: return Error{"the cgroup actuator does not handle this action kind"};
     }
 }
 
-bool is_memory(ActionKind k) { return k == ActionKind::memory_high || k == ActionKind::memory_max; }
+bool is_memory(ActionKind k) {
+    return k == ActionKind::memory_high || k == ActionKind::memory_max;
+}
 
 // Where apply() writes: a file, or a unit property.
 struct Where {
@@ -53,12 +57,15 @@ struct Where {
 std::string allow_text(const std::vector<std::string>& list) {
     if (list.empty()) return "empty: nothing is writable";
     std::string s;
-    for (const auto& p : list) s += (s.empty() ? "" : ", ") + p;
+    for (const auto& p : list)
+        s += (s.empty() ? "" : ", ") + p;
     return s;
 }
 
 Error gone(const std::string& dir, const std::string& service) {
-    return Error{"cgroup " + dir + " of service " + service + " is gone (the service stopped or moved); nothing was changed", ENOENT};
+    return Error{"cgroup " + dir + " of service " + service +
+                     " is gone (the service stopped or moved); nothing was changed",
+                 ENOENT};
 }
 
 Result<Where> resolve(const Action& a, const ServiceTarget& t, const ActuatorConfig& cfg) {
@@ -66,8 +73,9 @@ Result<Where> resolve(const Action& a, const ServiceTarget& t, const ActuatorCon
     if (!k) return k.error();
     if (!t.systemd_unit.empty()) {
         if (std::find(cfg.unit_allow.begin(), cfg.unit_allow.end(), t.systemd_unit) == cfg.unit_allow.end())
-            return Error{"refusing to change " + std::string(k->property) + " of unit " + t.systemd_unit + " (service " +
-                         t.service + "): the unit is not in healing.cgroups.units (" + allow_text(cfg.unit_allow) + ")"};
+            return Error{"refusing to change " + std::string(k->property) + " of unit " + t.systemd_unit +
+                         " (service " + t.service + "): the unit is not in healing.cgroups.units (" +
+                         allow_text(cfg.unit_allow) + ")"};
         return Where{true, t.systemd_unit, "", "", false};
     }
     Where w;
@@ -82,30 +90,33 @@ Result<Where> resolve(const Action& a, const ServiceTarget& t, const ActuatorCon
         return gone(t.cgroup_v2_dir, t.service);
     } else {
         return Error{"service " + t.service + " has no cgroup with the " + k->controller + " controller (" +
-                     (t.cgroup_v2_dir.empty() ? "no v2 cgroup" : t.cgroup_v2_dir + " has no " + k->v2_file) + ", no v1 " +
-                     k->controller + " cgroup): " + k->v2_file + " cannot be set"};
+                     (t.cgroup_v2_dir.empty() ? "no v2 cgroup" : t.cgroup_v2_dir + " has no " + k->v2_file) +
+                     ", no v1 " + k->controller + " cgroup): " + k->v2_file + " cannot be set"};
     }
     if (!path_allowed(w.dir, cfg.cgroup_allow))
         return Error{"refusing to write " + w.file + ": cgroup " + w.dir + " of service " + t.service +
                      " is not beneath healing.cgroups.allow (" + allow_text(cfg.cgroup_allow) + ")"};
     if (!fs::exists(w.dir)) return gone(w.dir, t.service);
     if (!fs::exists(w.file))
-        return Error{"cgroup " + w.dir + " of service " + t.service + " has no " + fs::path(w.file).filename().string() +
-                     " (is the controller enabled?)"};
+        return Error{"cgroup " + w.dir + " of service " + t.service + " has no " +
+                     fs::path(w.file).filename().string() + " (is the controller enabled?)"};
     return w;
 }
 
 std::string human_bytes(double b) {
     const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int i = 0;
-    while (b >= 1024 && i < 4) b /= 1024, ++i;
+    while (b >= 1024 && i < 4)
+        b /= 1024, ++i;
     std::ostringstream o;
     o.precision(b < 10 && i > 0 ? 2 : 0);
     o << std::fixed << b << ' ' << units[i];
     return o.str();
 }
 
-std::string integer(double v) { return std::to_string(static_cast<long long>(std::llround(v))); }
+std::string integer(double v) {
+    return std::to_string(static_cast<long long>(std::llround(v)));
+}
 
 // The value to write for a file target. `current` is the file's content (cpu.max keeps
 // its period); v1 cpu quota reads the period beside it.
@@ -126,7 +137,8 @@ Result<std::string> file_value(const Action& a, const Where& w, const std::strin
         }
         long long quota = std::llround(v * static_cast<double>(period));
         if (!lift && quota < 1000)
-            return Error{"cpu quota " + std::to_string(v) + " cores is below the kernel's 1 ms per period minimum"};
+            return Error{"cpu quota " + std::to_string(v) +
+                         " cores is below the kernel's 1 ms per period minimum"};
         if (w.v2) return (lift ? std::string("max") : std::to_string(quota)) + " " + std::to_string(period);
         return lift ? std::string("-1") : std::to_string(quota);
     }
@@ -164,8 +176,8 @@ std::string show_text(const std::string& v, ActionKind k) {
 
 // --- systemd ---------------------------------------------------------------------------
 
-std::vector<std::string> set_property_argv(const ActuatorConfig& cfg, const std::string& unit, const std::string& prop,
-                                           const std::string& value) {
+std::vector<std::string> set_property_argv(const ActuatorConfig& cfg, const std::string& unit,
+                                           const std::string& prop, const std::string& value) {
     return {cfg.systemctl, "set-property", "--runtime", unit, prop + "=" + value};
 }
 
@@ -190,7 +202,11 @@ std::string assignable(const std::string& prop, const std::string& shown) {
         char* end = nullptr;
         double n = std::strtod(shown.c_str(), &end);
         std::string unit = end ? end : "";
-        double us = unit == "us" ? n : unit == "ms" ? n * 1e3 : unit == "s" ? n * 1e6 : unit == "min" ? n * 6e7 : n;
+        double us = unit == "us"    ? n
+                    : unit == "ms"  ? n * 1e3
+                    : unit == "s"   ? n * 1e6
+                    : unit == "min" ? n * 6e7
+                                    : n;
         return integer(us / 1e4) + "%";
     }
     if (prop == "CPUWeight" && (shown == "[not set]" || shown == "18446744073709551615")) return "";
@@ -198,15 +214,19 @@ std::string assignable(const std::string& prop, const std::string& shown) {
 }
 
 Result<std::string> show_property(const ActuatorConfig& cfg, const std::string& unit, const Knob& k) {
-    auto r = run_checked("reading " + std::string(k.show_property) + " of " + unit,
-                         {cfg.systemctl, "show", unit, "-p", k.show_property, "--value"}, cfg.command_timeout);
+    auto r =
+        run_checked("reading " + std::string(k.show_property) + " of " + unit,
+                    {cfg.systemctl, "show", unit, "-p", k.show_property, "--value"}, cfg.command_timeout);
     if (!r) return r.error();
     std::string v = r->output;
-    while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    while (!v.empty() && (v.back() == '\n' || v.back() == ' '))
+        v.pop_back();
     return assignable(k.property, v);
 }
 
-std::string shown(const std::string& v) { return v.empty() ? "(default)" : v; }
+std::string shown(const std::string& v) {
+    return v.empty() ? "(default)" : v;
+}
 
 } // namespace
 
@@ -225,12 +245,14 @@ bool path_allowed(const std::string& dir, const std::vector<std::string>& prefix
     return false;
 }
 
-ServiceTarget cgroup_target(const std::string& service, const CgroupMounts& mounts, const ProcessCgroups& cg) {
+ServiceTarget cgroup_target(const std::string& service, const CgroupMounts& mounts,
+                            const ProcessCgroups& cg) {
     ServiceTarget t;
     t.service = service;
     if (!mounts.v2.empty() && !cg.v2.empty()) t.cgroup_v2_dir = cgroup_dir(mounts.v2, cg.v2);
     for (const auto& [controller, path] : cg.v1)
-        if (auto m = mounts.v1.find(controller); m != mounts.v1.end()) t.v1_dirs[controller] = cgroup_dir(m->second, path);
+        if (auto m = mounts.v1.find(controller); m != mounts.v1.end())
+            t.v1_dirs[controller] = cgroup_dir(m->second, path);
     return t;
 }
 
@@ -243,15 +265,15 @@ Result<std::string> CgroupActuator::plan(const Action& a, const ServiceTarget& t
         if (!now) return now.error();
         auto v = unit_value(a, k);
         if (!v) return v.error();
-        return format_argv(set_property_argv(cfg_, w->unit, k.property, *v)) + " (" + k.property + " of " + t.service +
-               ": " + shown(*now) + " → " + shown(*v) + ")";
+        return format_argv(set_property_argv(cfg_, w->unit, k.property, *v)) + " (" + k.property + " of " +
+               t.service + ": " + shown(*now) + " → " + shown(*v) + ")";
     }
     auto cur = read_value(w->file);
     if (!cur) return fs::exists(w->dir) ? cur.error() : gone(w->dir, t.service);
     auto v = file_value(a, *w, *cur);
     if (!v) return v.error();
-    return std::string(w->v2 ? "cgroup v2 " : "cgroup v1 ") + w->file + " of " + t.service + ": " + show_text(*cur, a.kind) +
-           " → " + show_text(*v, a.kind);
+    return std::string(w->v2 ? "cgroup v2 " : "cgroup v1 ") + w->file + " of " + t.service + ": " +
+           show_text(*cur, a.kind) + " → " + show_text(*v, a.kind);
 }
 
 Result<Change> CgroupActuator::apply(const Action& a, const ServiceTarget& t) {
@@ -266,32 +288,36 @@ Result<Change> CgroupActuator::apply(const Action& a, const ServiceTarget& t) {
         auto v = unit_value(a, k);
         if (!v) return v.error();
         auto argv = set_property_argv(cfg_, w->unit, k.property, *v);
-        if (auto r = run_checked("setting " + std::string(k.property) + " of " + w->unit, argv, cfg_.command_timeout); !r)
+        if (auto r = run_checked("setting " + std::string(k.property) + " of " + w->unit, argv,
+                                 cfg_.command_timeout);
+            !r)
             return r.error();
         auto after = show_property(cfg_, w->unit, k);
         std::string key = kSystemdKey + w->unit + ":" + k.property;
         c.before[key] = *before;
         c.after[key] = after ? *after : *v;
         c.commands.push_back(format_argv(argv));
-        c.summary = std::string(k.property) + " of " + t.service + " (" + w->unit + "): " + shown(*before) + " → " +
-                    shown(c.after[key]);
+        c.summary = std::string(k.property) + " of " + t.service + " (" + w->unit + "): " + shown(*before) +
+                    " → " + shown(c.after[key]);
         return c;
     }
     auto before = read_value(w->file);
     if (!before) return fs::exists(w->dir) ? before.error() : gone(w->dir, t.service);
     auto v = file_value(a, *w, *before);
     if (!v) return v.error();
-    if (auto r = write_value(w->file, *v); !r) return fs::exists(w->dir) ? r.error() : gone(w->dir, t.service);
+    if (auto r = write_value(w->file, *v); !r)
+        return fs::exists(w->dir) ? r.error() : gone(w->dir, t.service);
     auto after = read_value(w->file);
     if (!after) return fs::exists(w->dir) ? after.error() : gone(w->dir, t.service);
     if (!read_back_matches(a.kind, *v, *after)) {
         write_value(w->file, *before); // best effort: leave it as it was
-        return Error{"wrote " + *v + " to " + w->file + " but it reads back " + *after + "; restored " + *before};
+        return Error{"wrote " + *v + " to " + w->file + " but it reads back " + *after + "; restored " +
+                     *before};
     }
     c.before[w->file] = *before;
     c.after[w->file] = *after;
-    c.summary = fs::path(w->file).filename().string() + " of " + t.service + ": " + show_text(*before, a.kind) + " → " +
-                show_text(*after, a.kind);
+    c.summary = fs::path(w->file).filename().string() + " of " + t.service + ": " +
+                show_text(*before, a.kind) + " → " + show_text(*after, a.kind);
     return c;
 }
 
@@ -306,8 +332,8 @@ Result<void> CgroupActuator::revert(const Change& c, const ServiceTarget& t) {
                 failures += "; refusing to change unit " + unit + ": not in healing.cgroups.units";
                 continue;
             }
-            auto r = run_checked("restoring " + prop + " of " + unit, set_property_argv(cfg_, unit, prop, value),
-                                 cfg_.command_timeout);
+            auto r = run_checked("restoring " + prop + " of " + unit,
+                                 set_property_argv(cfg_, unit, prop, value), cfg_.command_timeout);
             if (!r) failures += "; " + r.error().message;
             continue;
         }

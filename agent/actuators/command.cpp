@@ -47,7 +47,8 @@ std::string format_argv(const std::vector<std::string>& argv) {
             continue;
         }
         out += '\'';
-        for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        for (char c : a)
+            out += c == '\'' ? std::string("'\\''") : std::string(1, c);
         out += '\'';
     }
     return out;
@@ -58,7 +59,8 @@ Result<int> read_pidfile(const std::string& path) {
     if (!text) return text.error();
     char* end = nullptr;
     long pid = std::strtol(text->c_str(), &end, 10);
-    if (end == text->c_str() || pid <= 0) return Error{"pidfile " + path + " holds no pid (\"" + *text + "\")"};
+    if (end == text->c_str() || pid <= 0)
+        return Error{"pidfile " + path + " holds no pid (\"" + *text + "\")"};
     return static_cast<int>(pid);
 }
 
@@ -67,12 +69,16 @@ std::string signal_name(int sig) {
     return name ? std::string("SIG") + name : "signal " + std::to_string(sig);
 }
 
-std::string signal_text(int sig, int pid) { return signal_name(sig) + " to pid " + std::to_string(pid); }
+std::string signal_text(int sig, int pid) {
+    return signal_name(sig) + " to pid " + std::to_string(pid);
+}
 
 Result<void> send_signal(int pid, int sig) {
     if (pid <= 0) return Error{"no pid to signal: the service's main pid is unknown (configure a pidfile)"};
     if (::kill(pid, sig) != 0)
-        return Error{"cannot send " + signal_text(sig, pid) + (errno == ESRCH ? ": no such process (it exited?)" : ""), errno};
+        return Error{"cannot send " + signal_text(sig, pid) +
+                         (errno == ESRCH ? ": no such process (it exited?)" : ""),
+                     errno};
     return {};
 }
 
@@ -95,13 +101,14 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chr
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);  // the daemon may block signals in threads
+    posix_spawnattr_setsigmask(&attr, &none);   // the daemon may block signals in threads
     posix_spawnattr_setsigdefault(&attr, &all); // and ignore SIGPIPE
     posix_spawnattr_setpgroup(&attr, 0);        // own group: a timeout kills its children too
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
     std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
     int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
@@ -121,7 +128,8 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chr
             return r;
         }
         if (w < 0 && errno != EINTR) return Error{"waiting for `" + format_argv(argv) + "` failed", errno};
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             ::kill(-pid, SIGKILL);
             ::waitpid(pid, &status, 0); // SIGKILL cannot be ignored: this returns
@@ -142,11 +150,12 @@ Result<CommandResult> run_checked(const std::string& what, const std::vector<std
     auto r = run_command(argv, timeout);
     if (!r) return Error{what + ": " + r.error().message, r.error().err};
     if (r->succeeded()) return r;
-    std::string how = r->timed_out ? "timed out after " + std::to_string(timeout.count()) + " ms (killed)"
+    std::string how = r->timed_out     ? "timed out after " + std::to_string(timeout.count()) + " ms (killed)"
                       : r->term_signal ? "was killed by signal " + std::to_string(r->term_signal)
                                        : "exited with status " + std::to_string(r->exit_code);
     std::string tail = r->output.size() > 2000 ? r->output.substr(r->output.size() - 2000) : r->output;
-    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
+    while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' '))
+        tail.pop_back();
     return Error{what + " `" + format_argv(argv) + "` " + how + (tail.empty() ? "" : ": " + tail)};
 }
 

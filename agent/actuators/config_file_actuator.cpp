@@ -17,10 +17,12 @@ Result<const ConfigFileSpec*> find_spec(const ActuatorConfig& cfg, const Action&
     for (const auto& f : cfg.files) {
         if (f.name != a.target) continue;
         if (!f.service.empty() && f.service != a.service)
-            return Error{"refusing config file " + f.name + " for service " + a.service + ": it belongs to " + f.service};
+            return Error{"refusing config file " + f.name + " for service " + a.service + ": it belongs to " +
+                         f.service};
         return &f;
     }
-    return Error{"no configured file named \"" + a.target + "\" (healing.files): only configured files are written"};
+    return Error{"no configured file named \"" + a.target +
+                 "\" (healing.files): only configured files are written"};
 }
 
 const ConfigFileSpec* spec_by_path(const ActuatorConfig& cfg, const std::string& path) {
@@ -29,7 +31,9 @@ const ConfigFileSpec* spec_by_path(const ActuatorConfig& cfg, const std::string&
     return nullptr;
 }
 
-std::string backup_of(const ConfigFileSpec& f) { return f.backup_path.empty() ? f.path + ".homeostat.bak" : f.backup_path; }
+std::string backup_of(const ConfigFileSpec& f) {
+    return f.backup_path.empty() ? f.path + ".homeostat.bak" : f.backup_path;
+}
 
 Result<std::string> render(const ConfigFileSpec& f, const Action& a) {
     std::string text = f.template_text;
@@ -39,9 +43,12 @@ Result<std::string> render(const ConfigFileSpec& f, const Action& a) {
         text = *t;
     }
     auto vars = f.vars;
-    for (const auto& [k, v] : a.vars) vars[k] = v;
+    for (const auto& [k, v] : a.vars)
+        vars[k] = v;
     auto out = render_template(text, vars);
-    if (!out) return Error{"rendering " + f.name + " failed: " + out.error().message + "; " + f.path + " untouched"};
+    if (!out)
+        return Error{"rendering " + f.name + " failed: " + out.error().message + "; " + f.path +
+                     " untouched"};
     return out;
 }
 
@@ -79,7 +86,8 @@ Result<void> reload(const ConfigFileSpec& f, const ServiceTarget& t, const Actua
         pid = *p;
     }
     commands.push_back("kill: " + signal_text(f.reload_signal, pid));
-    if (auto s = send_signal(pid, f.reload_signal); !s) return Error{"reloading after " + f.name + ": " + s.error().describe()};
+    if (auto s = send_signal(pid, f.reload_signal); !s)
+        return Error{"reloading after " + f.name + ": " + s.error().describe()};
     return {};
 }
 
@@ -92,7 +100,8 @@ std::string line_changes(const std::string& before, const std::string& after) {
     auto lines = [](const std::string& s) {
         std::multiset<std::string> out;
         std::istringstream in(s);
-        for (std::string l; std::getline(in, l);) out.insert(l);
+        for (std::string l; std::getline(in, l);)
+            out.insert(l);
         return out;
     };
     auto b = lines(before), a = lines(after);
@@ -139,13 +148,18 @@ Result<Change> ConfigFileActuator::apply(const Action& a, const ServiceTarget& t
     if (*before == *text) return c; // nothing to write, nothing to reload
 
     const std::string backup = backup_of(f);
-    if (!before->empty())
-        if (auto b = write_atomic(backup, *before); !b) return Error{"backing up " + f.path + " failed: " + b.error().describe() + "; file untouched"};
-    if (auto w = write_atomic(f.path, *text); !w) return Error{"writing " + f.path + " failed: " + w.error().describe()};
+    if (!before->empty()) { // the backup gets the original's mode: it may hold secrets
+        if (auto b = write_atomic(backup, *before, f.path); !b)
+            return Error{"backing up " + f.path + " failed: " + b.error().describe() + "; file untouched"};
+    }
+    if (auto w = write_atomic(f.path, *text); !w)
+        return Error{"writing " + f.path + " failed: " + w.error().describe()};
 
     auto restore = [&](const std::string& step, const Error& why) -> Error {
         std::string msg = step + " failed: " + why.message;
-        if (auto r = put(f.path, *before); !r) return Error{msg + "; RESTORING " + f.path + " FAILED: " + r.error().describe() + " (backup in " + backup + ")"};
+        if (auto r = put(f.path, *before); !r)
+            return Error{msg + "; RESTORING " + f.path + " FAILED: " + r.error().describe() + " (backup in " +
+                         backup + ")"};
         return Error{msg + "; previous content of " + f.path + " restored"};
     };
     if (!f.check.empty()) {

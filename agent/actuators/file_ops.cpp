@@ -50,12 +50,14 @@ Result<std::string> read_file(const std::string& path) {
 Result<std::string> read_value(const std::string& path) {
     auto s = read_file(path);
     if (!s) return s;
-    while (!s->empty() && (s->back() == '\n' || s->back() == ' ')) s->pop_back();
+    while (!s->empty() && (s->back() == '\n' || s->back() == ' '))
+        s->pop_back();
     return s;
 }
 
 Result<void> write_value(const std::string& path, const std::string& value) {
-    Fd f(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)); // O_TRUNC: as `echo v > f`; cgroupfs ignores it
+    Fd f(::open(path.c_str(),
+                O_WRONLY | O_TRUNC | O_CLOEXEC)); // O_TRUNC: as `echo v > f`; cgroupfs ignores it
     if (!f.valid()) return Error{"cannot open " + path + " for writing", errno};
     ssize_t n = ::write(f.get(), value.data(), value.size());
     if (n < 0) return Error{"the kernel refused " + value + " for " + path, errno};
@@ -63,7 +65,7 @@ Result<void> write_value(const std::string& path, const std::string& value) {
     return {};
 }
 
-Result<void> write_atomic(const std::string& path, const std::string& content) {
+Result<void> write_atomic(const std::string& path, const std::string& content, const std::string& mode_of) {
     namespace fs = std::filesystem;
     fs::path p(path);
     std::string dir = p.parent_path().empty() ? "." : p.parent_path().string();
@@ -75,16 +77,18 @@ Result<void> write_atomic(const std::string& path, const std::string& content) {
         return e;
     };
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0) {
+    if (::stat((mode_of.empty() ? path : mode_of).c_str(), &st) == 0) {
         ::fchmod(f.get(), st.st_mode & 07777);
-        if (::fchown(f.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) return fail(Error{"cannot chown " + tmpl, errno});
+        if (::fchown(f.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM)
+            return fail(Error{"cannot chown " + tmpl, errno});
     } else {
         ::fchmod(f.get(), 0644);
     }
     if (auto w = write_all(f.get(), content, tmpl); !w) return fail(w.error());
     if (::fsync(f.get()) != 0) return fail(Error{"cannot sync " + tmpl, errno});
     f.reset();
-    if (::rename(tmpl.c_str(), path.c_str()) != 0) return fail(Error{"cannot rename " + tmpl + " to " + path, errno});
+    if (::rename(tmpl.c_str(), path.c_str()) != 0)
+        return fail(Error{"cannot rename " + tmpl + " to " + path, errno});
     return fsync_dir(dir);
 }
 

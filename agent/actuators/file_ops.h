@@ -16,9 +16,11 @@ Result<std::string> read_value(const std::string& path);
 // One write(2) of `value` to an existing file (no create): how cgroupfs
 // takes a new limit. The kernel's refusal (EINVAL, EBUSY) comes back as the error.
 Result<void> write_value(const std::string& path, const std::string& value);
-// Replaces `path` with `content` atomically; keeps the old file's mode and owner (0644
-// for a new file). Readers see the old or the new content, never a mix.
-Result<void> write_atomic(const std::string& path, const std::string& content);
+// Replaces `path` with `content` atomically, with the mode and owner of `mode_of` (default:
+// `path` itself; 0644 when that does not exist). Readers see the old or the new content,
+// never a mix.
+Result<void> write_atomic(const std::string& path, const std::string& content,
+                          const std::string& mode_of = "");
 // Removes `path` (a file that did not exist before an apply); absent is fine.
 Result<void> remove_file(const std::string& path);
 

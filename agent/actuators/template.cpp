@@ -10,12 +10,15 @@ Result<std::string> render_template(const std::string& text, const std::map<std:
     std::string out;
     std::set<std::string> missing;
     std::size_t pos = 0;
-    auto line_of = [&](std::size_t at) { return std::to_string(1 + std::count(text.begin(), text.begin() + at, '\n')); };
+    auto line_of = [&](std::size_t at) {
+        return std::to_string(1 + std::count(text.begin(), text.begin() + at, '\n'));
+    };
     for (;;) {
         std::size_t open = text.find("{{", pos);
         if (open == std::string::npos) break;
         std::size_t close = text.find("}}", open + 2);
-        if (close == std::string::npos) return Error{"template line " + line_of(open) + ": \"{{\" without \"}}\""};
+        if (close == std::string::npos)
+            return Error{"template line " + line_of(open) + ": \"{{\" without \"}}\""};
         std::string name = text.substr(open + 2, close - open - 2);
         name.erase(0, name.find_first_not_of(' '));
         name.erase(name.find_last_not_of(' ') + 1);
@@ -29,14 +32,17 @@ Result<std::string> render_template(const std::string& text, const std::map<std:
         } else {
             bool control = std::any_of(it->second.begin(), it->second.end(),
                                        [](unsigned char c) { return std::iscntrl(c) && c != '\t'; });
-            if (control) return Error{"template variable " + name + " has a control character (newline?) in its value"};
+            if (control)
+                return Error{"template variable " + name +
+                             " has a control character (newline?) in its value"};
             out += it->second;
         }
         pos = close + 2;
     }
     if (!missing.empty()) {
         std::string names;
-        for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+        for (const auto& m : missing)
+            names += (names.empty() ? "" : ", ") + m;
         return Error{"template variable" + std::string(missing.size() > 1 ? "s " : " ") + names +
                      " not set (give it in the action's vars or the file's vars)"};
     }

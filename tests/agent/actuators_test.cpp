@@ -43,7 +43,8 @@ void put(const fs::path& p, const std::string& s) {
 int lines(const fs::path& p) {
     std::ifstream f(p);
     int n = 0;
-    for (std::string l; std::getline(f, l);) ++n;
+    for (std::string l; std::getline(f, l);)
+        ++n;
     return n;
 }
 
@@ -91,7 +92,8 @@ protected:
     ServiceTarget v1() const {
         return {.service = "web",
                 .cgroup_v2_dir = (dir_ / "unified/web1").string(),
-                .v1_dirs = {{"cpu", v1_cpu_.string()}, {"memory", v1_mem_.string()}, {"pids", v1_pids_.string()}}};
+                .v1_dirs = {
+                    {"cpu", v1_cpu_.string()}, {"memory", v1_mem_.string()}, {"pids", v1_pids_.string()}}};
     }
     ActuatorConfig cfg_;
     fs::path v2_, v1_cpu_, v1_mem_, v1_pids_;
@@ -132,7 +134,8 @@ TEST_F(Cgroups, V2MemoryWeightAndPids) {
     auto lift = act.apply(action(ActionKind::memory_max, 0), v2());
     ASSERT_TRUE(lift);
     EXPECT_EQ(slurp(v2_ / "memory.max"), "max") << "value <= 0 lifts the limit";
-    for (auto* c : {&lift, &pids, &w, &max, &high}) ASSERT_TRUE(act.revert(**c, v2()));
+    for (auto* c : {&lift, &pids, &w, &max, &high})
+        ASSERT_TRUE(act.revert(**c, v2()));
     EXPECT_EQ(slurp(v2_ / "memory.high"), "max");
     EXPECT_EQ(slurp(v2_ / "memory.max"), "max");
     EXPECT_EQ(slurp(v2_ / "cpu.weight"), "100");
@@ -171,7 +174,8 @@ TEST_F(Cgroups, V1FilesWhenTheV2CgroupHasNoControllers) {
     ASSERT_TRUE(plan);
     EXPECT_EQ(*plan, "cgroup v1 " + (v1_mem_ / "memory.limit_in_bytes").string() +
                          " of web: 268435456 (256 MiB) → 134217728 (128 MiB)");
-    for (auto* c : {&p, &h, &m, &s, &q}) ASSERT_TRUE(act.revert(**c, v1()));
+    for (auto* c : {&p, &h, &m, &s, &q})
+        ASSERT_TRUE(act.revert(**c, v1()));
     EXPECT_EQ(slurp(v1_cpu_ / "cpu.cfs_quota_us"), "-1");
     EXPECT_EQ(slurp(v1_cpu_ / "cpu.shares"), "1024");
     EXPECT_EQ(slurp(v1_mem_ / "memory.limit_in_bytes"), "9223372036854771712");
@@ -183,7 +187,8 @@ TEST_F(Cgroups, OutsideTheAllowListIsRefused) {
     CgroupActuator act(cfg_);
     auto r = act.apply(action(ActionKind::memory_max, 1 << 30), v2());
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("not beneath healing.cgroups.allow (empty: nothing is writable)"), std::string::npos)
+    EXPECT_NE(r.error().message.find("not beneath healing.cgroups.allow (empty: nothing is writable)"),
+              std::string::npos)
         << r.error().message;
     EXPECT_FALSE(act.plan(action(ActionKind::memory_max, 1 << 30), v2())) << "plan says it would be refused";
     cfg_.cgroup_allow = {(dir_ / "unified/system.slice/web").string()}; // not web.service
@@ -192,7 +197,8 @@ TEST_F(Cgroups, OutsideTheAllowListIsRefused) {
     EXPECT_EQ(slurp(v2_ / "memory.max"), "max\n");
     // ".." cannot climb out of an allowed prefix
     cfg_.cgroup_allow = {(dir_ / "cpu").string()};
-    ServiceTarget sneaky{.service = "web", .cgroup_v2_dir = (dir_ / "cpu/../unified/system.slice/web.service").string()};
+    ServiceTarget sneaky{.service = "web",
+                         .cgroup_v2_dir = (dir_ / "cpu/../unified/system.slice/web.service").string()};
     EXPECT_FALSE(act.apply(action(ActionKind::memory_max, 1 << 30), sneaky));
     EXPECT_EQ(slurp(v2_ / "memory.max"), "max\n");
     EXPECT_TRUE(path_allowed(v2_.string(), {(dir_ / "unified").string() + "/"}));
@@ -209,7 +215,8 @@ TEST_F(Cgroups, VanishedCgroupIsAClearError) {
     fs::remove_all(v1_mem_);
     r = act.apply(action(ActionKind::memory_max, 1 << 30), v1());
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("cgroup " + v1_mem_.string() + " of service web is gone"), std::string::npos);
+    EXPECT_NE(r.error().message.find("cgroup " + v1_mem_.string() + " of service web is gone"),
+              std::string::npos);
     // applied, then the service went away before the verification window reverted it
     auto q = act.apply(action(ActionKind::cpu_quota, 1), v1());
     ASSERT_TRUE(q);
@@ -225,14 +232,15 @@ class Systemd : public Cgroups {
 protected:
     void SetUp() override {
         Cgroups::SetUp();
-        put(dir_ / "systemctl", "#!/bin/sh\nd=" + dir_.string() +
-                                    "\nprintf '%s\\n' \"$*\" >> \"$d/argv.log\"\n"
-                                    "case \"$1\" in\n"
-                                    "  show) if [ -f \"$d/prop.$4\" ]; then cat \"$d/prop.$4\"; else echo infinity; fi;;\n"
-                                    "  set-property) kv=\"$4\"; echo \"${kv#*=}\" > \"$d/prop.${kv%%=*}\";;\n"
-                                    "  restart) ;;\n"
-                                    "  *) exit 1;;\n"
-                                    "esac\n");
+        put(dir_ / "systemctl",
+            "#!/bin/sh\nd=" + dir_.string() +
+                "\nprintf '%s\\n' \"$*\" >> \"$d/argv.log\"\n"
+                "case \"$1\" in\n"
+                "  show) if [ -f \"$d/prop.$4\" ]; then cat \"$d/prop.$4\"; else echo infinity; fi;;\n"
+                "  set-property) kv=\"$4\"; echo \"${kv#*=}\" > \"$d/prop.${kv%%=*}\";;\n"
+                "  restart) ;;\n"
+                "  *) exit 1;;\n"
+                "esac\n");
         fs::permissions(dir_ / "systemctl", fs::perms::owner_all);
         cfg_.systemctl = (dir_ / "systemctl").string();
         cfg_.unit_allow = {"web.service"};
@@ -250,7 +258,8 @@ TEST_F(Systemd, UnitsGoThroughSetPropertyNotFiles) {
     CgroupActuator act(cfg_);
     auto plan = act.plan(action(ActionKind::cpu_quota, 1.5), unit());
     ASSERT_TRUE(plan) << plan.error().message;
-    EXPECT_EQ(*plan, cfg_.systemctl + " set-property --runtime web.service CPUQuota=150% (CPUQuota of web: 50% → 150%)");
+    EXPECT_EQ(*plan, cfg_.systemctl +
+                         " set-property --runtime web.service CPUQuota=150% (CPUQuota of web: 50% → 150%)");
     auto c = act.apply(action(ActionKind::cpu_quota, 1.5), unit());
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_NE(log().find("set-property --runtime web.service CPUQuota=150%\n"), std::string::npos) << log();
@@ -265,7 +274,8 @@ TEST_F(Systemd, UnitsGoThroughSetPropertyNotFiles) {
     EXPECT_EQ(m->after.at("systemd:web.service:MemoryHigh"), "536870912") << "read back with show";
     ASSERT_TRUE(act.revert(*m, unit()));
     EXPECT_NE(log().find("MemoryHigh=infinity\n"), std::string::npos);
-    for (auto [k, prop] : {std::pair{ActionKind::memory_max, "MemoryMax=100"}, {ActionKind::cpu_weight, "CPUWeight=100"},
+    for (auto [k, prop] : {std::pair{ActionKind::memory_max, "MemoryMax=100"},
+                           {ActionKind::cpu_weight, "CPUWeight=100"},
                            {ActionKind::pids_max, "TasksMax=100"}}) {
         ASSERT_TRUE(act.apply(action(k, 100), unit()));
         EXPECT_NE(log().find(std::string("--runtime web.service ") + prop + "\n"), std::string::npos) << prop;
@@ -306,7 +316,8 @@ protected:
         f.vars = {{"name", "web"}};
         f.check = {"/bin/sh", "-c", "! grep -q bad " + file_.string()};
         // the reload logs each call and fails on a value the service "cannot take" (999)
-        f.reload = {"/bin/sh", "-c", "echo reload >> " + reload_log_.string() + "; ! grep -q 999 " + file_.string()};
+        f.reload = {"/bin/sh", "-c",
+                    "echo reload >> " + reload_log_.string() + "; ! grep -q 999 " + file_.string()};
         cfg_.files = {f};
     }
     Action set(const std::string& timeout) {
@@ -324,19 +335,22 @@ TEST_F(ConfigFiles, RendersWritesAtomicallyBacksUpChecksAndReloads) {
     auto plan = act.plan(set("850"), {.service = "web"});
     ASSERT_TRUE(plan) << plan.error().message;
     EXPECT_EQ(*plan, "config file app " + file_.string() + ": -timeout 100ms; / +timeout 850ms;; backup " +
-                         file_.string() + ".homeostat.bak; check `/bin/sh -c '! grep -q bad " + file_.string() +
-                         "'`; reload `" + format_argv(cfg_.files[0].reload) + "`");
+                         file_.string() + ".homeostat.bak; check `/bin/sh -c '! grep -q bad " +
+                         file_.string() + "'`; reload `" + format_argv(cfg_.files[0].reload) + "`");
     auto c = act.apply(set("850"), {.service = "web"});
     ASSERT_TRUE(c) << c.error().message;
     EXPECT_EQ(slurp(file_), "timeout 850ms;\nname web;\n");
     EXPECT_EQ(slurp(file_.string() + ".homeostat.bak"), "timeout 100ms;\nname web;\n");
     EXPECT_EQ(fs::status(file_).permissions() & fs::perms::all, fs::perms(0640)) << "mode kept";
+    EXPECT_EQ(fs::status(file_.string() + ".homeostat.bak").permissions() & fs::perms::all, fs::perms(0640))
+        << "the backup is no more readable than the file";
     EXPECT_EQ(lines(reload_log_), 1);
     ASSERT_EQ(c->commands.size(), 2u);
     EXPECT_EQ(c->before.at(file_.string()), "timeout 100ms;\nname web;\n");
     EXPECT_EQ(c->after.at(file_.string()), "timeout 850ms;\nname web;\n");
     std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(file_.parent_path())) names.push_back(e.path().filename());
+    for (const auto& e : fs::directory_iterator(file_.parent_path()))
+        names.push_back(e.path().filename());
     std::sort(names.begin(), names.end());
     EXPECT_EQ(names, (std::vector<std::string>{"app.conf", "app.conf.homeostat.bak"})) << "no temp file left";
     ASSERT_TRUE(act.revert(*c, {.service = "web"}));
@@ -349,7 +363,8 @@ TEST_F(ConfigFiles, FailingCheckRestoresAndDoesNotReload) {
     auto r = act.apply(set("bad"), {.service = "web"});
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message.rfind("check failed: ", 0), 0u) << r.error().message;
-    EXPECT_NE(r.error().message.find("previous content of " + file_.string() + " restored"), std::string::npos);
+    EXPECT_NE(r.error().message.find("previous content of " + file_.string() + " restored"),
+              std::string::npos);
     EXPECT_EQ(slurp(file_), "timeout 100ms;\nname web;\n");
     EXPECT_FALSE(fs::exists(reload_log_)) << "the service never read the bad file";
 }
@@ -371,7 +386,8 @@ TEST_F(ConfigFiles, MissingVariableLeavesTheFileUntouched) {
     a.vars.clear();
     auto r = act.apply(a, {.service = "web"});
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("template variable timeout_ms not set"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("template variable timeout_ms not set"), std::string::npos)
+        << r.error().message;
     EXPECT_NE(r.error().message.find("untouched"), std::string::npos);
     EXPECT_EQ(slurp(file_), "timeout 100ms;\nname web;\n");
     EXPECT_EQ(fs::last_write_time(file_), before);
@@ -390,7 +406,8 @@ TEST_F(ConfigFiles, OnlyConfiguredFilesAndTheirService) {
     r = act.apply(set("1"), {.service = "web"});
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message.find("belongs to db"), std::string::npos);
-    Change forged{.kind = ActionKind::config_file, .summary = "x", .before = {{(dir_ / "other").string(), "x"}}};
+    Change forged{
+        .kind = ActionKind::config_file, .summary = "x", .before = {{(dir_ / "other").string(), "x"}}};
     EXPECT_FALSE(act.revert(forged, {.service = "web"}));
     EXPECT_FALSE(fs::exists(dir_ / "other"));
 }
@@ -398,7 +415,8 @@ TEST_F(ConfigFiles, OnlyConfiguredFilesAndTheirService) {
 TEST_F(ConfigFiles, NewFileFromATemplateFileAndSignalReload) {
     fs::path fresh = dir_ / "fresh.conf";
     put(dir_ / "fresh.tmpl", "limit {{n}};\n");
-    ConfigFileSpec f{.name = "fresh", .path = fresh.string(), .template_file = (dir_ / "fresh.tmpl").string()};
+    ConfigFileSpec f{
+        .name = "fresh", .path = fresh.string(), .template_file = (dir_ / "fresh.tmpl").string()};
     f.reload_signal = SIGUSR1;
     f.reload_pid = ::getpid();
     cfg_.files.push_back(f);
@@ -426,7 +444,8 @@ TEST(Template, RendersAndRejects) {
     EXPECT_EQ(*ok, "a 1 b 2 1");
     auto missing = render_template("{{a}} {{b}} {{c}}", {{"b", "1"}});
     ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error().message, "template variables a, c not set (give it in the action's vars or the file's vars)");
+    EXPECT_EQ(missing.error().message,
+              "template variables a, c not set (give it in the action's vars or the file's vars)");
     EXPECT_FALSE(render_template("x\n{{a", {{"a", "1"}}));
     EXPECT_NE(render_template("x\n{{a", {}).error().message.find("line 2"), std::string::npos);
     EXPECT_FALSE(render_template("{{a b}}", {}));
@@ -439,7 +458,8 @@ TEST(Template, RendersAndRejects) {
 
 pid_t spawn(std::vector<std::string> argv) {
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+        args.push_back(a.data());
     args.push_back(nullptr);
     pid_t pid = 0;
     EXPECT_EQ(::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
@@ -450,7 +470,8 @@ class Restarts : public TempDir {};
 
 TEST_F(Restarts, ByCommandAndNotReversible) {
     ActuatorConfig cfg;
-    cfg.restarts = {{.service = "web", .method = RestartMethod::command,
+    cfg.restarts = {{.service = "web",
+                     .method = RestartMethod::command,
                      .command = {"/bin/sh", "-c", "echo restarted > " + (dir_ / "done").string()}}};
     RestartActuator act(cfg);
     auto plan = act.plan(action(ActionKind::restart, 0), {.service = "web"});
@@ -481,7 +502,9 @@ TEST_F(Restarts, CommandTimeoutIsBounded) {
 TEST_F(Restarts, BySignalThenStartCommand) {
     pid_t child = spawn({"/bin/sleep", "30"});
     ActuatorConfig cfg;
-    cfg.restarts = {{.service = "web", .method = RestartMethod::signal, .signal = SIGTERM,
+    cfg.restarts = {{.service = "web",
+                     .method = RestartMethod::signal,
+                     .signal = SIGTERM,
                      .start_command = {"/bin/sh", "-c", "echo started > " + (dir_ / "started").string()}}};
     RestartActuator act(cfg);
     ServiceTarget t{.service = "web", .main_pid = child};
@@ -498,7 +521,9 @@ TEST_F(Restarts, SignalIgnoredIsAnErrorAfterStopWait) {
     pid_t child = spawn({"/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"});
     ::usleep(200 * 1000); // let the shell set its trap
     ActuatorConfig cfg;
-    cfg.restarts = {{.service = "web", .method = RestartMethod::signal, .stop_wait = std::chrono::milliseconds(300),
+    cfg.restarts = {{.service = "web",
+                     .method = RestartMethod::signal,
+                     .stop_wait = std::chrono::milliseconds(300),
                      .start_command = {"/bin/sh", "-c", "touch " + (dir_ / "started").string()}}};
     RestartActuator act(cfg);
     auto r = act.apply(action(ActionKind::restart, 0), {.service = "web", .main_pid = child});

@@ -29,13 +29,14 @@ namespace {
 
 namespace fs = std::filesystem;
 using agent::testing::slurp;
-using testing::action;
 using engine::policy::Action;
 using engine::policy::ActionKind;
+using testing::action;
 
 std::string trimmed(const std::string& p) {
     std::string s = slurp(p);
-    while (!s.empty() && s.back() == '\n') s.pop_back();
+    while (!s.empty() && s.back() == '\n')
+        s.pop_back();
     return s;
 }
 
@@ -90,7 +91,8 @@ TEST_F(RealCgroupV1, CpuQuotaMemoryAndPidsReadBackAndRevert) {
     ASSERT_TRUE(p) << p.error().describe();
     EXPECT_EQ(trimmed(pids), "33");
 
-    for (auto* c : {&p, &w, &h, &m, &q}) ASSERT_TRUE(act.revert(**c, target_)) << (*c)->summary;
+    for (auto* c : {&p, &w, &h, &m, &q})
+        ASSERT_TRUE(act.revert(**c, target_)) << (*c)->summary;
     EXPECT_EQ(trimmed(quota), "-1");
     EXPECT_EQ(trimmed(limit), unlimited);
     EXPECT_EQ(trimmed(soft), unlimited);
@@ -105,7 +107,8 @@ TEST_F(RealCgroupV1, RefusalAndAVanishedCgroup) {
     const std::string before = trimmed(limit);
     auto r = act.apply(action(ActionKind::memory_max, 32 << 20, service_), target_);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message.find("not beneath healing.cgroups.allow"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("not beneath healing.cgroups.allow"), std::string::npos)
+        << r.error().message;
     EXPECT_EQ(trimmed(limit), before);
 
     auto q = act.apply(action(ActionKind::cpu_quota, 0.5, service_), target_);
@@ -151,7 +154,8 @@ std::string http_get(int port) {
         ::send(s, req.data(), req.size(), MSG_NOSIGNAL);
         char buf[512];
         ssize_t n;
-        while ((n = ::recv(s, buf, sizeof buf, 0)) > 0) out.append(buf, n);
+        while ((n = ::recv(s, buf, sizeof buf, 0)) > 0)
+            out.append(buf, n);
     }
     ::close(s);
     return out.substr(0, out.find("\r\n"));
@@ -161,7 +165,8 @@ class RealNginx : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_EQ(::geteuid(), 0u) << "this test runs nginx as root like the e2e tests; CI runs it as root";
-        ASSERT_TRUE(fs::exists(kNginx)) << kNginx << " missing: install nginx-light (scripts/install-deps.sh)";
+        ASSERT_TRUE(fs::exists(kNginx))
+            << kNginx << " missing: install nginx-light (scripts/install-deps.sh)";
         std::string t = (fs::temp_directory_path() / "hs-act-nginx-XXXXXX").string();
         ASSERT_NE(::mkdtemp(t.data()), nullptr);
         d_ = t;
@@ -170,19 +175,24 @@ protected:
         std::ofstream(include_) << "proxy_read_timeout 60s;\n";
         conf_ = (d_ / "nginx.conf").string();
         std::ofstream(conf_) << "user root;\ndaemon off;\nmaster_process on;\nworker_processes 1;\n"
-                                "error_log " << (d_ / "error.log").string() << " notice;\npid " << (d_ / "nginx.pid").string()
+                                "error_log "
+                             << (d_ / "error.log").string() << " notice;\npid " << (d_ / "nginx.pid").string()
                              << ";\nevents { worker_connections 64; }\nhttp {\n    access_log off;\n"
-                                "    client_body_temp_path " << (d_ / "cb").string() << ";\n    proxy_temp_path "
-                             << (d_ / "px").string() << ";\n    fastcgi_temp_path " << (d_ / "fc").string()
+                                "    client_body_temp_path "
+                             << (d_ / "cb").string() << ";\n    proxy_temp_path " << (d_ / "px").string()
+                             << ";\n    fastcgi_temp_path " << (d_ / "fc").string()
                              << ";\n    uwsgi_temp_path " << (d_ / "uw").string() << ";\n    scgi_temp_path "
                              << (d_ / "sc").string() << ";\n    server {\n        listen 127.0.0.1:" << port_
-                             << ";\n        include " << include_ << ";\n        location / { return 200 \"ok\\n\"; }\n    }\n}\n";
+                             << ";\n        include " << include_
+                             << ";\n        location / { return 200 \"ok\\n\"; }\n    }\n}\n";
         std::vector<std::string> argv = nginx({});
         std::vector<char*> args;
-        for (auto& a : argv) args.push_back(a.data());
+        for (auto& a : argv)
+            args.push_back(a.data());
         args.push_back(nullptr);
         ASSERT_EQ(::posix_spawn(&master_, args[0], nullptr, nullptr, args.data(), environ), 0);
-        for (int i = 0; i < 100 && http_get(port_).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (int i = 0; i < 100 && http_get(port_).empty(); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
         ASSERT_EQ(http_get(port_), "HTTP/1.1 200 OK") << slurp((d_ / "error.log").string());
 
         ConfigFileSpec f;
@@ -204,7 +214,8 @@ protected:
         if (!d_.empty()) fs::remove_all(d_);
     }
     std::vector<std::string> nginx(std::vector<std::string> extra) const {
-        std::vector<std::string> argv = {kNginx, "-p", d_.string(), "-c", conf_, "-e", (d_ / "error.log").string()};
+        std::vector<std::string> argv = {
+            kNginx, "-p", d_.string(), "-c", conf_, "-e", (d_ / "error.log").string()};
         argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
     }
@@ -223,11 +234,13 @@ protected:
         std::string log = slurp((d_ / "error.log").string());
         int n = 0;
         const std::string line = "(SIGHUP) received";
-        for (auto p = log.find(line); p != std::string::npos; p = log.find(line, p + 1)) ++n;
+        for (auto p = log.find(line); p != std::string::npos; p = log.find(line, p + 1))
+            ++n;
         return n;
     }
     void wait_reloads(int n) const {
-        for (int i = 0; i < 100 && reloads() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (int i = 0; i < 100 && reloads() < n; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
 
     static constexpr const char* kNginx = "/usr/sbin/nginx";

@@ -19,7 +19,8 @@ class CgroupV1Limits : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_EQ(::geteuid(), 0u) << "this test needs root (it creates cgroups); CI runs it as root";
-        ASSERT_TRUE(cg_.create("hs-limits-" + std::to_string(::getpid()) + ".service", {"memory", "cpu", "pids"}));
+        ASSERT_TRUE(
+            cg_.create("hs-limits-" + std::to_string(::getpid()) + ".service", {"memory", "cpu", "pids"}));
         test_ = cg_.child;
         test_.v1["cpuacct"] = test_.v1["cpu"];
     }

@@ -23,24 +23,31 @@ inline std::string slurp(const std::string& p) {
 
 class ChildCgroups {
 public:
-    ChildCgroups() : mounts(CgroupMounts::from_mountinfo()), own(ProcessCgroups::parse(slurp("/proc/self/cgroup"))) {}
+    ChildCgroups()
+        : mounts(CgroupMounts::from_mountinfo()), own(ProcessCgroups::parse(slurp("/proc/self/cgroup"))) {}
     ~ChildCgroups() { remove(); }
 
     // mkdir <controller mount>/<own path>/<name> for each controller; child.v1 gets the paths.
     ::testing::AssertionResult create(const std::string& name, const std::vector<std::string>& controllers) {
         for (const auto& c : controllers) {
-            if (!mounts.v1.contains(c)) return ::testing::AssertionFailure() << "no v1 " << c << " hierarchy mounted: this host is not hybrid";
-            if (!own.v1.contains(c)) return ::testing::AssertionFailure() << "this process is in no v1 " << c << " cgroup";
+            if (!mounts.v1.contains(c))
+                return ::testing::AssertionFailure()
+                       << "no v1 " << c << " hierarchy mounted: this host is not hybrid";
+            if (!own.v1.contains(c))
+                return ::testing::AssertionFailure() << "this process is in no v1 " << c << " cgroup";
             std::string rel = own.v1.at(c) == "/" ? "/" + name : own.v1.at(c) + "/" + name;
             std::filesystem::path d = std::filesystem::path(mounts.v1.at(c)) / rel.substr(1);
             std::error_code ec;
-            if (!std::filesystem::create_directory(d, ec)) return ::testing::AssertionFailure() << "cannot create " << d << ": " << ec.message();
+            if (!std::filesystem::create_directory(d, ec))
+                return ::testing::AssertionFailure() << "cannot create " << d << ": " << ec.message();
             made_.push_back(d);
             child.v1[c] = rel;
         }
         return ::testing::AssertionSuccess();
     }
-    std::string dir(const std::string& controller) const { return cgroup_dir(mounts.v1.at(controller), child.v1.at(controller)); }
+    std::string dir(const std::string& controller) const {
+        return cgroup_dir(mounts.v1.at(controller), child.v1.at(controller));
+    }
 
     // rmdir, newest first: only the (empty) cgroups this test made.
     ::testing::AssertionResult remove() {
