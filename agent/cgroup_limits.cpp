@@ -28,12 +28,12 @@ std::optional<std::uint64_t> read_limit(const std::string& path) {
     return static_cast<std::uint64_t>(v);
 }
 
-std::string join(const std::string& root, const std::string& rel) {
+} // namespace
+
+std::string cgroup_dir(const std::string& root, const std::string& rel) {
     if (rel.empty() || rel == "/") return root;
     return root + (rel.front() == '/' ? "" : "/") + rel;
 }
-
-} // namespace
 
 CgroupMounts CgroupMounts::from_mountinfo(const std::string& mountinfo) {
     CgroupMounts m;
@@ -111,11 +111,11 @@ exporters::CgroupLimits read_cgroup_limits(const CgroupMounts& mounts, const Pro
     exporters::CgroupLimits out;
     out.v2_path = cg.v2;
     bool used_v1 = false, used_v2 = false;
-    const std::string v2dir = mounts.v2.empty() || cg.v2.empty() ? "" : join(mounts.v2, cg.v2);
+    const std::string v2dir = mounts.v2.empty() || cg.v2.empty() ? "" : cgroup_dir(mounts.v2, cg.v2);
     auto v1dir = [&](const char* controller) -> std::string {
         auto m = mounts.v1.find(controller);
         auto p = cg.v1.find(controller);
-        return m == mounts.v1.end() || p == cg.v1.end() ? "" : join(m->second, p->second);
+        return m == mounts.v1.end() || p == cg.v1.end() ? "" : cgroup_dir(m->second, p->second);
     };
     auto exists = [](const std::string& p) { return !p.empty() && std::filesystem::exists(p); };
     if (!v2dir.empty()) out.dirs["v2"] = v2dir;

@@ -27,6 +27,9 @@ struct ProcessCgroups {
     static ProcessCgroups parse(std::string_view proc_pid_cgroup);
 };
 
+// The directory of cgroup path `rel` ("/a/b", from /proc/<pid>/cgroup) under mount `root`.
+std::string cgroup_dir(const std::string& root, const std::string& rel);
+
 // Parses a PSI file ("some avg10=1.00 avg60=... total=...\nfull ..."); nullopt if absent.
 std::optional<exporters::Pressure> read_pressure(const std::string& path);
 

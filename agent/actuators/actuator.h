@@ -33,6 +33,8 @@ struct ServiceTarget {
 
 // What apply() changed: enough to revert and to audit.
 struct Change {
+    // The action's kind (added with the actuators): Actuators::revert picks the actuator by it.
+    engine::policy::ActionKind kind = engine::policy::ActionKind::cpu_quota;
     std::string summary;                       // "memory.high of web.service: 512 MiB → 614 MiB"
     std::map<std::string, std::string> before; // file or setting → previous content ("" = absent)
     std::map<std::string, std::string> after;

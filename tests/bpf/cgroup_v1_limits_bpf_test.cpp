@@ -6,58 +6,35 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "agent/cgroup_limits.h"
+#include "tests/bpf/child_cgroups.h"
 
 namespace homeostat::agent {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& p) {
-    std::ifstream f(p);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 class CgroupV1Limits : public ::testing::Test {
 protected:
     void SetUp() override {
         ASSERT_EQ(::geteuid(), 0u) << "this test needs root (it creates cgroups); CI runs it as root";
-        mounts_ = CgroupMounts::from_mountinfo();
-        own_ = ProcessCgroups::parse(slurp("/proc/self/cgroup"));
-        name_ = "hs-limits-" + std::to_string(::getpid()) + ".service";
-        for (const char* c : {"memory", "cpu", "pids"}) {
-            ASSERT_TRUE(mounts_.v1.contains(c)) << "no v1 " << c << " hierarchy mounted: this host is not hybrid";
-            ASSERT_TRUE(own_.v1.contains(c)) << "this process is in no v1 " << c << " cgroup";
-            std::string rel = own_.v1.at(c) == "/" ? "/" + name_ : own_.v1.at(c) + "/" + name_;
-            fs::path dir = fs::path(mounts_.v1.at(c)) / rel.substr(1);
-            ASSERT_TRUE(fs::create_directory(dir)) << dir;
-            made_.push_back(dir);
-            test_.v1[c] = rel;
-        }
+        ASSERT_TRUE(
+            cg_.create("hs-limits-" + std::to_string(::getpid()) + ".service", {"memory", "cpu", "pids"}));
+        test_ = cg_.child;
         test_.v1["cpuacct"] = test_.v1["cpu"];
     }
-    void TearDown() override {
-        for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
-            std::error_code ec;
-            fs::remove(*it, ec); // rmdir: only the empty cgroup itself
-            EXPECT_FALSE(ec) << "could not remove " << *it << ": " << ec.message();
-        }
-    }
+    void TearDown() override { EXPECT_TRUE(cg_.remove()); }
     void write(const char* controller, const char* file, const std::string& value) {
-        std::ofstream f(fs::path(mounts_.v1.at(controller)) / test_.v1.at(controller).substr(1) / file);
+        std::ofstream f(fs::path(cg_.dir(controller)) / file);
         f << value;
         f.close();
         ASSERT_TRUE(f) << "writing " << value << " to " << file;
     }
 
-    CgroupMounts mounts_;
-    ProcessCgroups own_, test_;
-    std::string name_;
-    std::vector<fs::path> made_;
+    testing::ChildCgroups cg_;
+    ProcessCgroups test_;
+    const CgroupMounts& mounts_ = cg_.mounts;
 };
 
 TEST_F(CgroupV1Limits, LimitsAndUsageFromTheRealFiles) {
