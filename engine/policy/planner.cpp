@@ -178,9 +178,8 @@ Decision Planner::plan_rule(const Rule& rule, const detect::Anomaly& a, const Se
     d.verdict = Verdict::execute; // finish() decides: guardrails, dry-run
     if (restart && ra->before_exhaustion_seconds > 0 && a.evidence.seconds_to_exhaustion > ra->before_exhaustion_seconds) {
         d.verdict = Verdict::deferred;
-        d.reason = "restart waits until the predicted exhaustion is within " +
-                   std::to_string(std::llround(ra->before_exhaustion_seconds)) + " s (now " +
-                   std::to_string(std::llround(a.evidence.seconds_to_exhaustion)) + " s)";
+        d.reason = "restart deferred: exhaustion predicted in " + std::to_string(std::llround(a.evidence.seconds_to_exhaustion)) +
+                   " s, restarting once within " + std::to_string(std::llround(ra->before_exhaustion_seconds)) + " s";
     }
     if (restart) d.rollback = false; // a restart cannot be undone
     finish(d, rule.cooldown_seconds, now);
@@ -228,6 +227,15 @@ std::vector<Decision> Planner::on_anomalies(const std::vector<detect::Anomaly>& 
             if (it == by_name.end()) continue; // no figures for it: nothing to compute from
             done.insert({rule.name, a.service});
             Decision d = plan_rule(rule, a, *it->second, peer, now);
+            // The kind of a refusal is its reason up to the first ':' ("cooldown", "restart
+            // budget spent"): the numbers after it change every window.
+            const std::string kind = d.verdict == Verdict::refused || d.verdict == Verdict::deferred
+                                         ? std::string(to_string(d.verdict)) + "/" + d.reason.substr(0, d.reason.find(':'))
+                                         : "";
+            auto& last = last_refusal_[{rule.name, a.service}];
+            d.repeat = !kind.empty() && kind == last;
+            if (d.repeat) d.critical_alert = false;
+            last = kind;
             auto watched = by_name.find(d.verify_service);
             if (watched != by_name.end()) d.baseline = signal_value(*watched->second, d.verify_signal, d.verify_anomaly);
             for (auto& p : proposed_) // finish() queued a copy before the baseline was known
@@ -283,7 +291,7 @@ std::vector<Decision> Planner::verify(const std::vector<ServiceState>& services,
         d.rollback_of = p.id;
         d.improved = improved;
         d.evidence = seen;
-        if (improved || !p.rollback || !numeric(p.action.kind)) {
+        if (improved || !p.rollback || p.action.kind == ActionKind::restart) {
             d.action = p.action;
             d.verdict = Verdict::verified;
             d.reason = improved ? "improved" : "not improved; " + std::string(p.rollback ? "cannot be rolled back" : "rollback disabled");
@@ -292,7 +300,7 @@ std::vector<Decision> Planner::verify(const std::vector<ServiceState>& services,
             d.decided_at = now;
         } else {
             d.action = p.action;
-            d.action.value = p.previous_value;
+            d.action.value = p.previous_value; // config_file: the agent's revert() knows the content
             d.action.dry_run = false; // undoing what was really done
             d.action.reason = "rollback of decision #" + std::to_string(p.id) + ": " + seen + ", not improved";
             d.previous_value = p.action.value;
@@ -320,6 +328,7 @@ nlohmann::json to_json(const Decision& d) {
             {"decided_at", d.decided_at},
             {"anomaly_type", d.anomaly_type},
             {"critical_alert", d.critical_alert},
+            {"repeat", d.repeat},
             {"rollback_of", d.rollback_of},
             {"previous_value", d.previous_value},
             {"verify", {{"signal", d.verify_signal}, {"service", d.verify_service}, {"anomaly", d.verify_anomaly},
@@ -343,6 +352,7 @@ Decision decision_from(const nlohmann::json& j) {
     d.decided_at = j.at("decided_at").get<double>();
     d.anomaly_type = j.at("anomaly_type").get<std::string>();
     d.critical_alert = j.at("critical_alert").get<bool>();
+    d.repeat = j.at("repeat").get<bool>();
     d.rollback_of = j.at("rollback_of").get<std::uint64_t>();
     d.previous_value = j.at("previous_value").get<double>();
     const auto& v = j.at("verify");

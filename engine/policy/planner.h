@@ -64,7 +64,10 @@ struct Decision {
     std::string evidence;          // what was seen and what follows from it
     double decided_at = 0;
     std::string anomaly_type;      // the trigger ("" for tuner/allocator actions)
-    bool critical_alert = false;   // the restart budget is spent
+    bool critical_alert = false;   // the restart budget is spent (first refusal of a run only)
+    // Same verdict (refused or deferred) and same kind of reason as this (rule, service)'s
+    // previous decision: an open anomaly asks every window, the log may fold these.
+    bool repeat = false;
     std::uint64_t rollback_of = 0; // a rollback: the decision it undoes
     double previous_value = 0;     // the knob before the action (0: no limit was set)
     // Verification (execute only). baseline: the signal when decided; pass it (or a fresher
@@ -122,6 +125,7 @@ private:
     PolicyConfig config_;
     Guardrails guard_;
     std::uint64_t next_id_ = 1;
+    std::map<std::pair<std::string, std::string>, std::string> last_refusal_; // (rule, service) → kind
     std::deque<Decision> proposed_;              // executable, not yet registered
     std::map<std::uint64_t, Decision> pending_;  // applied, in their window (decided_at: applied at)
 };

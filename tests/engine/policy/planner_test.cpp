@@ -112,7 +112,11 @@ TEST(Planner, MemoryGrowthRaisesMemoryHighCappedThenRestartsBeforeExhaustion) {
     ASSERT_EQ(d.size(), 1u);
     EXPECT_EQ(d[0].action.kind, ActionKind::restart);
     EXPECT_EQ(d[0].verdict, Verdict::deferred);
-    EXPECT_NE(d[0].reason.find("within 300 s (now 1800 s)"), std::string::npos) << d[0].reason;
+    EXPECT_NE(d[0].reason.find("predicted in 1800 s, restarting once within 300 s"), std::string::npos) << d[0].reason;
+    EXPECT_FALSE(d[0].repeat);
+    d = p.on_anomalies({anomaly(7, "memory_growth", "api", 1500)}, {api(2 * GiB)}, 25);
+    EXPECT_EQ(d[0].verdict, Verdict::deferred);
+    EXPECT_TRUE(d[0].repeat);
     // ... then restarts, dry-run because restarts are not enabled.
     d = p.on_anomalies({anomaly(7, "memory_growth", "api", 200)}, {api(2 * GiB)}, 30);
     ASSERT_EQ(d.size(), 1u);
@@ -193,6 +197,10 @@ TEST(Planner, RestartBudgetStopsActingAndWantsAnAlert) {
         EXPECT_TRUE(x.critical_alert);
         EXPECT_NE(x.reason.find("restart budget spent"), std::string::npos) << x.reason;
     }
+    auto again = p.on_anomalies(a, {api(1 * GiB)}, 30); // asked again next window: one alert is enough
+    EXPECT_EQ(again[0].verdict, Verdict::refused);
+    EXPECT_TRUE(again[0].repeat);
+    EXPECT_FALSE(again[0].critical_alert);
     EXPECT_EQ(p.on_anomalies(a, {api(1 * GiB)}, 1801)[0].verdict, Verdict::execute); // the window moved on
 }
 
@@ -227,6 +235,31 @@ TEST(Planner, VerificationKeepsAnImprovement) {
     EXPECT_EQ(r[0].verdict, Verdict::verified);
     EXPECT_TRUE(r[0].improved);
     EXPECT_EQ(r[0].rollback_of, 0u);
+}
+
+TEST(Planner, ConfigRuleRollsBackToo) {
+    json rule = {{"name", "web-timeouts"},
+                 {"match", {{"anomaly", "error_surge"}, {"services", "web*"}}},
+                 {"action", {{"kind", "config_file"}, {"target", "web-resilience"}, {"vars", {{"timeout_ms", 900}}}}},
+                 {"verify", {{"window_seconds", 60}}}};
+    Planner p(config({rule}));
+    ServiceState web;
+    web.service = "web";
+    web.error_ratio = 0.2;
+    auto d = p.on_anomalies({anomaly(4, "error_surge", "web")}, {web}, 0);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].verdict, Verdict::execute);
+    EXPECT_EQ(d[0].action.kind, ActionKind::config_file);
+    EXPECT_EQ(d[0].action.vars.at("timeout_ms"), "900");
+    EXPECT_EQ(d[0].verify_signal, "error_ratio"); // the default for error_surge
+    EXPECT_DOUBLE_EQ(d[0].baseline, 0.2);
+    ASSERT_TRUE(p.register_applied(d[0].id, d[0].baseline, 0));
+    web.error_ratio = 0.25;
+    auto r = p.verify({web}, 60);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].verdict, Verdict::execute);
+    EXPECT_EQ(r[0].rollback_of, d[0].id);
+    EXPECT_EQ(r[0].action.target, "web-resilience");
 }
 
 TEST(Planner, MinSeverityAndExternalDecisions) {
