@@ -221,6 +221,26 @@ Result<Config> load_config(const std::string& path, Config c) {
     };
     for (const auto& kv : root) {
         const std::string key = kv.first.as<std::string>();
+        if (key == "healing") { // parsed from JSON by engine/policy and agent/healing_config
+            if (!kv.second.IsMap()) {
+                errors.push_back(where(path, kv.second) + ": 'healing' must be a mapping");
+                continue;
+            }
+            c.healing_section = yaml_to_json(kv.second);
+            auto h = parse_healing(c.healing_section);
+            if (h) c.healing = std::move(h.value());
+            else {
+                std::size_t pos = 0;
+                const std::string& all = h.error().message;
+                while (pos <= all.size()) {
+                    const auto nl = all.find('\n', pos);
+                    errors.push_back(locate(path, root, all.substr(pos, nl == std::string::npos ? nl : nl - pos)));
+                    if (nl == std::string::npos) break;
+                    pos = nl + 1;
+                }
+            }
+            continue;
+        }
         if (!schema().count(key) || key.empty()) {
             set(schema().at(""), kv, key, key);
             continue;

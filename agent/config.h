@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agent/alerting.h"
+#include "agent/healing_config.h"
 #include "agent/result.h"
 #include "engine/detect/live_monitor.h"
 
@@ -47,6 +48,10 @@ struct Config {
 
     // alerting (docs/alerts.md); no receivers: anomalies are only logged and served
     AlertingConfig alerting;
+
+    // healing (docs/healing.md): by default on, in dry-run, allowed to write nothing
+    HealingConfig healing;
+    nlohmann::json healing_section; // as written in the file (null: none), to tell a change on SIGHUP
 };
 
 // Parses "250ms", "10s", "5m", "1h".

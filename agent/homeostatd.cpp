@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +25,7 @@
 #include "agent/store.h"
 #include "agent/config.h"
 #include "agent/detection.h"
+#include "agent/healing.h"
 #include "agent/health_monitor.h"
 #include "agent/http_api.h"
 #include "agent/identity.h"
@@ -273,6 +275,26 @@ int main(int argc, char** argv) {
                      store->path().string(), pending ? pending.value() : -1);
     }
 
+    // Healing: decisions on this thread, everything that touches the host on its worker.
+    std::unique_ptr<agent::Healing> healing;
+    if (detection && cfg.healing.policy.enabled) {
+        const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+        healing = std::make_unique<agent::Healing>(
+            cfg.healing, store.get(), [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
+            cores > 0 ? static_cast<double>(cores) : 1.0);
+        healing->load_state();
+        const auto& g = cfg.healing.policy.guardrails;
+        spdlog::info("healing: on ({}), {} rule(s), {}{}; may write: {} cgroup prefix(es), {} unit(s), {} file(s), "
+                     "{} restart method(s)",
+                     cfg.healing.source, cfg.healing.policy.rules.size(),
+                     g.dry_run ? "dry-run (nothing is changed on the host, every decision is logged)" : "acting",
+                     !g.dry_run && !g.restarts_enabled ? ", restarts in dry-run" : "",
+                     cfg.healing.actuators.cgroup_allow.size(), cfg.healing.actuators.unit_allow.size(),
+                     cfg.healing.actuators.files.size(), cfg.healing.actuators.restarts.size());
+    } else {
+        spdlog::info("healing: off{}", detection ? " (healing.enabled: false)" : " (needs detection)");
+    }
+
     std::string api_token;
     if (!cfg.api_token_file.empty()) {
         auto t = agent::read_api_token(cfg.api_token_file);
@@ -316,7 +338,8 @@ int main(int argc, char** argv) {
             return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
         if (req.path == "/api/v1/history") return agent::history_response(store.get(), req.query, unix_now());
         if (req.path == "/api/v1/actions")
-            return agent::actions_response(store.get(), req.query, nlohmann::json{{"enabled", false}});
+            return agent::actions_response(store.get(), req.query,
+                                           healing ? healing->status() : nlohmann::json{{"enabled", false}});
         if (req.path == "/api/v1/tuned") return agent::tuned_response(store.get(), req.query);
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
@@ -423,8 +446,16 @@ int main(int argc, char** argv) {
             if (ec) return;
             capture.value()->consume();
             const auto totals = health.totals();
+            const auto observed_before = detection->monitor().last_window();
             auto changes = detection->tick(monotonic_now(), unix_now(), &totals);
             if (alerting && !changes.empty()) alerting->on_changes(changes, unix_now());
+            if (healing && detection->monitor().last_window() != observed_before) {
+                const auto w = detection->monitor().last_window();
+                auto healing_alerts = healing->evaluate(detection->monitor().anomalies(), health.snapshot(),
+                                                        aggregator.window_stats(w),
+                                                        std::chrono::duration<double>(cfg.window).count(), unix_now());
+                if (alerting && !healing_alerts.empty()) alerting->on_changes(healing_alerts, unix_now());
+            }
             detect_tick();
         });
     };
@@ -433,6 +464,7 @@ int main(int argc, char** argv) {
         save_timer.async_wait([&](const boost::system::error_code& ec) {
             if (ec) return;
             detection->save_state(unix_now());
+            if (healing) healing->save_state(unix_now());
             save_tick();
         });
     };
@@ -590,6 +622,10 @@ int main(int argc, char** argv) {
     capture.value().reset(); // detaches every program before we exit
     if (detection && store && detection->save_state(unix_now()))
         spdlog::info("detection: state saved");
+    if (healing) {
+        healing->save_state(unix_now());
+        healing.reset(); // waits for an action in progress (bounded by healing.command_timeout)
+    }
     if (recorder) {
         recorder->flush();
         spdlog::info("recorded {} exchanges to {}", recorder->records(), record_path);

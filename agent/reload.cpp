@@ -47,6 +47,11 @@ ReloadPlan plan_reload(const Config& running, Config loaded) {
     keep("aggregation.windows_kept", loaded.windows_kept, running.windows_kept);
     keep("aggregation.max_routes_per_service", loaded.max_routes_per_service, running.max_routes_per_service);
     keep("detection.enabled", loaded.detection_enabled, running.detection_enabled);
+    // Healing holds budgets, cooldowns and actions waiting for verification tied to its
+    // rules and allow-lists: a new policy starts with a restart.
+    if (loaded.healing_section != running.healing_section) p.needs_restart.push_back("healing");
+    loaded.healing = running.healing;
+    loaded.healing_section = running.healing_section;
     // The host name filled in at start when the file leaves it empty.
     if (loaded.alerting.instance.empty()) loaded.alerting.instance = running.alerting.instance;
 

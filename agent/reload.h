@@ -6,7 +6,7 @@
 // Applied live: log_level, detection thresholds, detection.save_interval,
 // history_retention, alerting (receivers, resend and retry settings), otlp.
 // Needs a restart (the running value is kept and the log says so): listen,
-// api_token_file, state_dir, capture.*, aggregation.*, detection.enabled.
+// api_token_file, state_dir, capture.*, aggregation.*, detection.enabled, healing.
 #pragma once
 
 #include <string>
