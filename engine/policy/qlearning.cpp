@@ -12,8 +12,6 @@ std::size_t level(double ratio, std::uint32_t levels) {
     return std::min<std::size_t>(levels - 1, static_cast<std::size_t>(std::floor(r * levels)));
 }
 
-double utilisation(double used, double cap) { return cap > 0 ? used / cap : 0; }
-
 } // namespace
 
 const char* to_string(QAction a) {
@@ -110,9 +108,8 @@ std::vector<Action> QAllocator::step(const std::vector<ServiceState>& services, 
         auto it = learners_.find(s.service);
         if (it == learners_.end()) it = learners_.emplace(s.service, QLearner(config_)).first;
         QLearner& learner = it->second;
-        const double cap = s.cpu_quota_cores > 0 ? s.cpu_quota_cores : s.host_cores;
-        const double mem_cap = s.memory_high_bytes > 0 ? s.memory_high_bytes : s.memory_max_bytes;
-        const std::size_t state = learner.state(utilisation(s.cpu_usage_cores, cap), utilisation(s.memory_bytes, mem_cap));
+        const std::size_t state =
+            learner.state(signal_value(s, "cpu_utilisation", ""), signal_value(s, "memory_utilisation", ""));
         auto last = last_.find(s.service);
         if (last != last_.end()) learner.update(last->second.state, last->second.action, r, state);
         const QAction a = learner.choose(state, uniform01);
