@@ -262,6 +262,8 @@ void Healing::tune(const std::vector<engine::EndpointWindow>& window, double win
                       service.c_str(), upstream.c_str(), seconds, static_cast<unsigned long long>(s.requests),
                       s.p99_seconds * 1000, s.error_ratio * 100, s.rate_per_s);
         const Decision d = planner_.decide(a, evidence, now);
+        // Only what is written (or shown as a dry-run) counts as current: a refusal is asked again.
+        if (d.verdict != Verdict::execute && d.verdict != Verdict::dry_run) tuner_.forget(service, upstream);
         if (store_) {
             TunedRecord t;
             t.at = now;
@@ -383,6 +385,8 @@ void Healing::handle(const Decision& d, const std::vector<exporters::ServiceHeal
                 if (dry) spdlog::info("healing: dry-run: {} could not be done: {}; evidence: {}", what,
                                       r.error().message, d.evidence);
                 else spdlog::error("healing: {} failed: {}", what, r.error().message);
+                if (d.action.rule == "tuner" && d.action.vars.count("upstream"))
+                    tuner_.forget(d.action.service, d.action.vars.at("upstream")); // propose again
                 audit(d, dry ? "dry_run" : "failed", what + ": " + r.error().message, detail, t0);
                 return;
             }

@@ -79,6 +79,9 @@ public:
     std::optional<ResilienceSettings> update(const std::string& service, const std::string& upstream,
                                              const UpstreamStats& s, double now);
     std::optional<ResilienceSettings> current(const std::string& service, const std::string& upstream) const;
+    // The settings update() returned could not be written (refused, a failed check or
+    // reload): forget them, so the next update() proposes again, without a cooldown.
+    void forget(const std::string& service, const std::string& upstream) { current_.erase({service, upstream}); }
     const TunerConfig& config() const { return config_; }
 
     nlohmann::json save() const;

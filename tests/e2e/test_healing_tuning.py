@@ -1,0 +1,199 @@
+"""Config tuning through a real nginx: the tuner writes the timeout nginx gives its upstream.
+
+curl-like clients → nginx (reverse proxy, `include timeouts.conf` in its location) →
+a Python backend whose latency the test sets. homeostatd sees nginx's own upstream calls
+(its client side), and healing.tuning makes it write `proxy_read_timeout {{timeout_s}}s;`
+into the include (atomically, with a backup), check it with `nginx -t`, and reload nginx
+with SIGHUP to the master's pid.
+
+ 1. Backend at ~1.5 s: the timeout goes from the file's 60 s to p99 × 1.5 ≈ 3 s;
+    `nginx -T` shows it; /api/v1/tuned and /api/v1/actions record it.
+ 2. The check fails (the test makes `nginx -t` fail) while the backend gets faster:
+    the previous include stays (restored from the backup), nginx keeps serving, the
+    audit log says "failed" with the check's error.
+ 3. The check passes again: the faster backend's timeout (1 s) is written.
+"""
+
+import json
+import os
+import sys
+import threading
+import time
+import http.client
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+
+class Load:
+    """Bounded keep-alive load through nginx from a few threads."""
+
+    def __init__(self, port: int, threads: int = 8):
+        self.port = port
+        self.stop = threading.Event()
+        self.codes: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        deadline = time.monotonic() + 160
+        conn = None
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", "/work")
+                r = conn.getresponse()
+                r.read()
+                code = r.status
+            except (OSError, http.client.HTTPException):
+                code = 0
+                conn = None
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+        if conn is not None:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=15)
+
+
+class HealingTuning(h.DaemonTestCase):
+    AUTO_DAEMON = False
+    REQUIRED_BINARIES = ("curl", h.NGINX)
+    EXPECTED_ERROR_LINES = (r"healing: config_file on .* failed: check failed",)
+
+    @classmethod
+    def start_servers(cls):
+        cls.mode_file = cls.workdir / "mode.json"
+        cls.set_delay(1500)
+        cls.backend_port = h.free_port()
+        cls.backend = cls.procs.start("backend", [sys.executable, str(h.SERVERS / "py_http_server.py"),
+                                                  "--port", str(cls.backend_port), "--mode-file", str(cls.mode_file)])
+        h.wait_for_port(cls.backend_port, proc=cls.backend)
+        cls.ndir = cls.workdir / "nginx"
+        cls.ndir.mkdir(parents=True, exist_ok=True)
+        cls.include = cls.ndir / "timeouts.conf"
+        cls.include.write_text("proxy_read_timeout 60s;\n")
+        upstream = f"    upstream backend {{\n        server 127.0.0.1:{cls.backend_port};\n        keepalive 16;\n    }}\n"
+        server = ("        location / {\n"
+                  "            proxy_pass http://backend;\n"
+                  "            proxy_http_version 1.1;\n"
+                  "            proxy_set_header Connection \"\";\n"
+                  f"            include {cls.include};\n"
+                  "        }\n")
+        cls.nginx, cls.port, _ = h.start_nginx(cls.procs, cls.workdir, server_body=server, http_extra=upstream)
+        cls.fail_marker = cls.workdir / "fail-check"
+        conf, err = cls.ndir / "nginx.conf", cls.ndir / "nginx-error.log"
+        check = (f"test ! -e {cls.fail_marker} || {{ echo 'check disabled by the test' >&2; exit 1; }}; "
+                 f"{h.NGINX} -t -q -p {cls.ndir} -c {conf} -e {err}")
+        cfg = cls.workdir / "homeostat.yaml"
+        cfg.write_text(f"""\
+aggregation:
+  window: 1s
+detection:
+  warmup: 5
+healing:
+  guardrails:
+    dry_run: false
+    cooldown_seconds: 2s
+  rules: []
+  files:
+    - name: nginx-timeouts
+      path: {cls.include}
+      template: "proxy_read_timeout {{{{timeout_s}}}}s;\\n"
+      check: [/bin/sh, -c, "{check}"]
+      reload_signal: HUP
+      reload_pidfile: {cls.ndir}/nginx.pid
+  tuning:
+    min_requests: 10
+    cooldown: 2s
+    timeout_min_ms: 500
+    targets:
+      - service: "nginx:{cls.port}"
+        upstream: "127.0.0.1:{cls.backend_port}"
+        file: nginx-timeouts
+""")
+        cls.daemon.start(extra_args=["--config", str(cfg)])
+
+    @classmethod
+    def set_delay(cls, ms: int):
+        tmp = cls.mode_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"routes": {"/work": {"delay_ms": ms, "error_ratio": 0.0}}}))
+        os.replace(tmp, cls.mode_file)
+
+    def nginx_timeout(self) -> str:
+        out = h.run([h.NGINX, "-T", "-p", str(self.ndir), "-c", str(self.ndir / "nginx.conf"),
+                     "-e", str(self.ndir / "nginx-error.log")], timeout=15).stdout
+        lines = [l.strip() for l in out.splitlines() if l.strip().startswith("proxy_read_timeout")]
+        self.assertEqual(len(lines), 1, out)
+        return lines[0]
+
+    def actions(self) -> list[dict]:
+        status, _, body = self.daemon.get("/api/v1/actions")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)["actions"]
+
+    def wait_for(self, what: str, pred, timeout: float):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.5)
+        self.fail(f"{what} within {timeout:.0f} s; include: {self.include.read_text()!r}; actions: "
+                  f"{json.dumps(self.actions(), indent=1)[-3000:]}\ndaemon log:\n{self.daemon.log_text()[-3000:]}")
+
+    def test_tuned_timeout_reaches_nginx(self):
+        load = Load(self.port)
+        self.addCleanup(load.close)
+        t0 = time.monotonic()
+        with self.subTest("1. timeout follows the upstream's p99"):
+            self.wait_for("the include to be rewritten", lambda: "60s" not in self.include.read_text(), 60)
+            secs = int(self.include.read_text().split()[1].rstrip("s;"))
+            self.assertTrue(3 <= secs <= 4, f"p99 ≈ 1.5 s × 1.5 → 3 s (got {secs} s)")
+            self.assertEqual(self.nginx_timeout(), f"proxy_read_timeout {secs}s;")
+            print(f"\ntimeout tuned to {secs} s after {time.monotonic() - t0:.1f} s of load", flush=True)
+            self.assertTrue((self.ndir / "timeouts.conf.homeostat.bak").exists())
+            applied = [a for a in self.actions() if a["rule"] == "tuner" and a["verdict"] == "applied"]
+            self.assertTrue(applied, self.actions())
+            self.assertEqual(applied[0]["kind"], "config_file")
+            status, _, body = self.daemon.get("/api/v1/tuned")
+            tuned = json.loads(body)["tuned"]
+            mine = [t for t in tuned if t["target"] == f"127.0.0.1:{self.backend_port}"]
+            self.assertEqual(len(mine), 1, tuned)
+            self.assertGreaterEqual(mine[0]["settings"]["timeout_ms"], 2000)
+            # nginx re-read its config: the reload reached it, and it serves.
+            self.assertEqual(h.http_get(f"http://127.0.0.1:{self.port}/users/1", timeout=10)[0], 200)
+
+        with self.subTest("2. a failing check keeps the previous file; nginx serves on"):
+            before = self.include.read_text()
+            self.fail_marker.write_text("x")
+            self.set_delay(100)
+            self.wait_for("a failed tuner action", lambda: [a for a in self.actions()
+                                                            if a["rule"] == "tuner" and a["verdict"] == "failed"], 60)
+            failed = [a for a in self.actions() if a["rule"] == "tuner" and a["verdict"] == "failed"][0]
+            self.assertIn("check failed", failed["summary"])
+            self.assertEqual(self.include.read_text(), before)
+            self.assertEqual(self.nginx_timeout(), before.strip())
+            self.assertEqual(h.http_get(f"http://127.0.0.1:{self.port}/users/2", timeout=10)[0], 200)
+
+        with self.subTest("3. the check passes again: the faster backend's timeout is written"):
+            self.fail_marker.unlink()
+            self.wait_for("the short timeout", lambda: self.include.read_text().strip() == "proxy_read_timeout 1s;", 60)
+            self.assertEqual(self.nginx_timeout(), "proxy_read_timeout 1s;")
+            self.assertEqual(h.http_get(f"http://127.0.0.1:{self.port}/users/3", timeout=10)[0], 200)
+        load.close()
+        with load.lock:
+            codes = dict(load.codes)
+        print(f"load: {codes}", flush=True)
+        self.assertGreater(codes.get(200, 0), 50, codes)
+
+
+if __name__ == "__main__":
+    h.main()
