@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <memory>
 #include <numbers>
-#include <random>
 #include <stdexcept>
 
 #include "engine/detect/ensemble.h"
+#include "engine/detect/gauss.h"
 #include "engine/detect/hysteresis.h"
 
 namespace homeostat::engine::detect::eval {
@@ -20,27 +20,17 @@ constexpr std::int64_t kT0 = 1'700'006'400;
 constexpr std::int64_t kStepS = 60;
 constexpr std::size_t kPointsPerDay = 86400 / kStepS;
 
-// Deterministic samplers over mt19937_64 (std distributions differ between libraries).
+// Uniform, Gaussian and Poisson draws, all from one deterministic Gauss (gauss.h).
 class Rng {
 public:
-    explicit Rng(std::uint64_t seed) : rng_(seed) {}
-    double uniform() { return (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53; } // (0, 1]
+    explicit Rng(std::uint64_t seed) : g_(seed) {}
+    double uniform() { return g_.uniform(); } // (0, 1]
     double uniform(double lo, double hi) { return lo + (hi - lo) * (uniform() - 0x1.0p-53); }
     std::size_t index(std::size_t lo, std::size_t hi) { // [lo, hi]
-        return lo + static_cast<std::size_t>(rng_() % (hi - lo + 1));
+        return lo + static_cast<std::size_t>(g_.bits() % (hi - lo + 1));
     }
-    double sign() { return (rng_() & 1) ? 1.0 : -1.0; }
-    double gauss() {
-        if (has_spare_) {
-            has_spare_ = false;
-            return spare_;
-        }
-        const double r = std::sqrt(-2.0 * std::log(uniform()));
-        const double th = 2.0 * std::numbers::pi * uniform();
-        spare_ = r * std::sin(th);
-        has_spare_ = true;
-        return r * std::cos(th);
-    }
+    double sign() { return (g_.bits() & 1) ? 1.0 : -1.0; }
+    double gauss() { return g_.next(); }
     // Knuth's product method on pieces of at most 30 (a sum of Poissons is Poisson).
     double poisson(double lambda) {
         double total = 0;
@@ -58,9 +48,7 @@ public:
     }
 
 private:
-    std::mt19937_64 rng_;
-    bool has_spare_ = false;
-    double spare_ = 0;
+    Gauss g_;
 };
 
 // A base level and noise scale shared by the Gaussian families: level in [50, 500], sd
