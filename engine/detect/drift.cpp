@@ -4,6 +4,10 @@
 
 namespace homeostat::engine::detect {
 
+namespace {
+constexpr double kClipZ = 4.0;
+} // namespace
+
 Drift::Drift(DriftConfig config) : config_(config) {
     const auto& c = config_;
     if (!unit_rate(c.short_alpha) || !unit_rate(c.long_alpha) || !unit_rate(c.noise_alpha) ||
@@ -28,7 +32,12 @@ Score Drift::update(const Point& p) {
     diff_.add(p.value - prev_, config_.noise_alpha);
     prev_ = p.value;
     const double as = warm_alpha(config_.short_alpha, n_), al = warm_alpha(config_.long_alpha, n_);
-    short_ += as * (p.value - short_);
+    // The short mean learns values clipped at long ± kClipZ sigma: a spike (one window
+    // of a loaded host) moves it by at most a_s * kClipZ sigma (z ~1.7), a sustained move
+    // by that every point.
+    const double x = n_ > config_.warmup ? std::clamp(p.value, long_ - kClipZ * sigma, long_ + kClipZ * sigma)
+                                         : p.value;
+    short_ += as * (x - short_);
     if (s.warm) {
         const double spread = sigma * std::sqrt(config_.short_alpha / (2 - config_.short_alpha) +
                                                 config_.long_alpha / (2 - config_.long_alpha));

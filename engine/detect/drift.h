@@ -10,6 +10,11 @@
 // sigma comes from first differences (E[(x_t - x_{t-1})^2] = 2 sigma^2 on white noise),
 // not from the spread around the mean: a trend or a shift inflates the latter and would
 // hide itself, while it moves the differences by at most one point.
+//
+// The short mean learns values clipped at long ± 4 sigma, so a single spike moves z by
+// less than 2 (the spike detectors see spikes; this one must not hold a score up for the
+// ten points its short memory would otherwise remember one), while a shift or a ramp
+// still moves it every point.
 #pragma once
 
 #include <cstdint>
