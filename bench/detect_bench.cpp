@@ -65,6 +65,8 @@ BENCHMARK_CAPTURE(BM_Detector, holt, "holt");
 BENCHMARK_CAPTURE(BM_Detector, ewz, "ewz");
 BENCHMARK_CAPTURE(BM_Detector, mad, "mad");
 BENCHMARK_CAPTURE(BM_Detector, cusum, "cusum");
+BENCHMARK_CAPTURE(BM_Detector, drift, "drift");
+BENCHMARK_CAPTURE(BM_Detector, scale, "scale");
 BENCHMARK_CAPTURE(BM_Detector, poisson, "poisson");
 BENCHMARK_CAPTURE(BM_Detector, rollz, "rollz");
 BENCHMARK_CAPTURE(BM_Detector, seasonal, "seasonal");
