@@ -4,12 +4,14 @@
 #include <string>
 
 #include "engine/detect/cusum.h"
+#include "engine/detect/drift.h"
 #include "engine/detect/ew_zscore.h"
 #include "engine/detect/exp_smoothing.h"
 #include "engine/detect/holt.h"
 #include "engine/detect/poisson_rate.h"
 #include "engine/detect/robust_mad.h"
 #include "engine/detect/rolling_zscore.h"
+#include "engine/detect/scale.h"
 #include "engine/detect/seasonal.h"
 
 namespace homeostat::engine::detect {
@@ -148,13 +150,16 @@ std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config) {
     d.push_back(std::make_unique<EwZScore>());
     d.push_back(std::make_unique<RobustMad>());
     d.push_back(std::make_unique<Cusum>());
+    d.push_back(std::make_unique<Drift>());
+    d.push_back(std::make_unique<Scale>());
     return std::make_unique<Ensemble>(std::move(d), config);
 }
 
 const std::vector<std::string_view>& detector_names() {
     static const std::vector<std::string_view> names = {
-        ExpSmoothing::kName, Holt::kName,          EwZScore::kName, RobustMad::kName, Cusum::kName,
-        PoissonRate::kName,  RollingZScore::kName, Seasonal::kName, Ensemble::kName};
+        ExpSmoothing::kName,  Holt::kName,    EwZScore::kName, RobustMad::kName, Cusum::kName,
+        Drift::kName,         Scale::kName,   PoissonRate::kName, RollingZScore::kName,
+        Seasonal::kName,      Ensemble::kName};
     return names;
 }
 
@@ -164,6 +169,8 @@ std::unique_ptr<Detector> make_detector(std::string_view name) {
     if (name == EwZScore::kName) return std::make_unique<EwZScore>();
     if (name == RobustMad::kName) return std::make_unique<RobustMad>();
     if (name == Cusum::kName) return std::make_unique<Cusum>();
+    if (name == Drift::kName) return std::make_unique<Drift>();
+    if (name == Scale::kName) return std::make_unique<Scale>();
     if (name == RollingZScore::kName) return std::make_unique<RollingZScore>();
     if (name == PoissonRate::kName) return std::make_unique<PoissonRate>();
     if (name == Seasonal::kName) return std::make_unique<Seasonal>();

@@ -4,8 +4,8 @@
 // Score: the mean of the two highest detector scores (the only score with one detector).
 // One detector alone reaches at most 0.5, so an alert needs two detectors that agree;
 // the detectors look at the series in different ways (forecast error, slow z, robust
-// window, accumulated shift), so two of them at once is rare on noise and common on
-// real spikes and shifts. No scores (0) before `warmup` points.
+// window, accumulated shift, mean drift, noise scale), so two of them at once is rare on
+// noise and common on real spikes, shifts and leaks. No scores (0) before `warmup` points.
 //
 // Hysteresis: an anomaly opens after `open_points` consecutive points with score >=
 // open_threshold, and resolves after `close_points` consecutive points below
@@ -88,10 +88,10 @@ private:
     Hysteresis hysteresis_;
 };
 
-// ses, holt, ewz, mad, cusum with their defaults, in that order.
+// ses, holt, ewz, mad, cusum, drift, scale with their defaults, in that order.
 std::unique_ptr<Ensemble> make_default_ensemble(EnsembleConfig config = {});
 
-// A detector with default parameters by name: "ses", "holt", "ewz", "mad", "cusum",
+// A detector with default parameters by name: "ses", "holt", "ewz", "mad", "cusum", "drift", "scale",
 // "poisson", "rollz" (the plain rolling z-score baseline), "seasonal" (daily, 15-min
 // slots) or "ensemble" (the default one). nullptr for an unknown name.
 std::unique_ptr<Detector> make_detector(std::string_view name);

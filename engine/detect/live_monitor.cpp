@@ -6,11 +6,13 @@
 #include <map>
 
 #include "engine/detect/cusum.h"
+#include "engine/detect/drift.h"
 #include "engine/detect/ew_zscore.h"
 #include "engine/detect/exhaustion.h"
 #include "engine/detect/exp_smoothing.h"
 #include "engine/detect/holt.h"
 #include "engine/detect/robust_mad.h"
+#include "engine/detect/scale.h"
 #include <stdexcept>
 #include <tuple>
 
@@ -137,12 +139,18 @@ std::unique_ptr<Ensemble> live_ensemble(const EnsembleConfig& c) {
     mad.warmup = std::min<std::size_t>(w, mad.window);
     CusumConfig cusum;
     cusum.warmup = w;
+    DriftConfig drift;
+    drift.warmup = w;
+    ScaleConfig scale;
+    scale.warmup = w;
     std::vector<std::unique_ptr<Detector>> d;
     d.push_back(std::make_unique<ExpSmoothing>(ses));
     d.push_back(std::make_unique<Holt>(holt));
     d.push_back(std::make_unique<EwZScore>(ewz));
     d.push_back(std::make_unique<RobustMad>(mad));
     d.push_back(std::make_unique<Cusum>(cusum));
+    d.push_back(std::make_unique<Drift>(drift));
+    d.push_back(std::make_unique<Scale>(scale));
     return std::make_unique<Ensemble>(std::move(d), c);
 }
 

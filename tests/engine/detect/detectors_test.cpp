@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "engine/detect/cusum.h"
+#include "engine/detect/drift.h"
+#include "engine/detect/scale.h"
 #include "engine/detect/ensemble.h"
 #include "engine/detect/ew_zscore.h"
 #include "engine/detect/exp_smoothing.h"
@@ -370,6 +372,43 @@ TEST(Detectors, ConstructorsRejectBadConfigs) {
     EXPECT_THROW(PoissonRate(PoissonRateConfig{.rate_floor = 0}), std::invalid_argument);
     EXPECT_THROW(RollingZScore(RollingZScoreConfig{.window = 2, .warmup = 3}), std::invalid_argument);
     EXPECT_EQ(make_detector("nope"), nullptr);
+}
+
+} // namespace
+} // namespace homeostat::engine::detect
+
+namespace homeostat::engine::detect {
+namespace {
+
+// A ramp of 0.05 sd per point that Holt follows without surprise: Drift sees it within
+// ~40 points and says nothing on the flat part before.
+TEST(Drift, SeesASlowRampTheForecastersFollow) {
+    auto values = testing::noise(1000, 100, 1, 31);
+    for (std::size_t i = 500; i < values.size(); ++i)
+        values[i] += 0.05 * static_cast<double>(i - 499);
+    Drift drift;
+    const auto s = testing::run(drift, values);
+    const auto f = testing::flagged(s);
+    ASSERT_FALSE(f.empty());
+    EXPECT_GE(f.front(), 500u);
+    EXPECT_LE(f.front(), 540u);
+    EXPECT_NEAR(s[400].expected, 100, 0.5);
+}
+
+// The sd quadruples for 50 points: Scale's ratio rises within a few points; a single
+// 12-sd spike does not reach 0.8, and on plain noise nothing does.
+TEST(Scale, SeesLouderNoiseNotOneSpike) {
+    auto values = testing::noise(1200, 100, 1, 32);
+    for (std::size_t i = 500; i < 550; ++i)
+        values[i] = 100 + 4 * (values[i] - 100);
+    values[900] += 12;
+    Scale scale;
+    const auto s = testing::run(scale, values);
+    const auto f = testing::flagged(s, 0.5);
+    ASSERT_FALSE(f.empty());
+    EXPECT_GE(f.front(), 500u);
+    EXPECT_LE(f.front(), 515u);
+    EXPECT_TRUE(std::all_of(f.begin(), f.end(), [](std::size_t i) { return i >= 500 && i < 600; }));
 }
 
 } // namespace

@@ -1,7 +1,4 @@
-// Deterministic synthetic series for the detector tests. Gaussian noise comes from
-// mt19937_64 (whose output the standard fixes) through our own Box-Muller, because
-// std::normal_distribution (and uniform_real_distribution) may differ between standard
-// libraries, and the tests assert exact indices.
+// Deterministic synthetic series for the detector tests (noise from engine/detect/gauss.h).
 #pragma once
 
 #include <cmath>
@@ -12,31 +9,11 @@
 #include <vector>
 
 #include "engine/detect/detector.h"
+#include "engine/detect/gauss.h"
 
 namespace homeostat::engine::detect::testing {
 
-class Gauss {
-public:
-    explicit Gauss(std::uint64_t seed) : rng_(seed) {}
-    // Uniform in (0, 1].
-    double uniform() { return (static_cast<double>(rng_() >> 11) + 1.0) * 0x1.0p-53; }
-    double next() {
-        if (has_spare_) {
-            has_spare_ = false;
-            return spare_;
-        }
-        const double r = std::sqrt(-2.0 * std::log(uniform()));
-        const double th = 2.0 * std::numbers::pi * uniform();
-        spare_ = r * std::sin(th);
-        has_spare_ = true;
-        return r * std::cos(th);
-    }
-
-private:
-    std::mt19937_64 rng_;
-    bool has_spare_ = false;
-    double spare_ = 0;
-};
+using detect::Gauss;
 
 inline std::vector<double> noise(std::size_t n, double mean, double sd, std::uint64_t seed) {
     Gauss g(seed);
