@@ -1,4 +1,5 @@
-"""Failure drills for the state database: the disk fills up, then has room again.
+"""Failure drills for the state database: the disk fills up, then has room again; the
+disk turns read-only, then writable again.
 
 The daemon keeps its state on a small tmpfs this test mounts inside its own work
 directory (and unmounts). While the disk is full it says so once, clearly, keeps
@@ -20,7 +21,7 @@ import harness as h  # noqa: E402
 class StateDrills(h.DaemonTestCase):
     AUTO_DAEMON = False
     REQUIRED_BINARIES = ("curl", "mount", "umount")
-    EXPECTED_ERROR_LINES = (r"disk is full",)
+    EXPECTED_ERROR_LINES = (r"disk is full", r"read-only", r"readonly")
 
     @classmethod
     def start_servers(cls):
@@ -74,6 +75,28 @@ class StateDrills(h.DaemonTestCase):
         log = self.daemon.log_text()
         self.assertIn("history: windows are kept again", log)
         self.assertIn("detection: state saved again", log)
+
+    def test_disk_read_only_then_writable_again(self):
+        self.traffic(2)
+        before_log = len(self.daemon.log_text().splitlines())
+        h.run(["mount", "-o", "remount,ro", str(self.fs)], timeout=10)
+        try:
+            served = self.metric_value(h.SERVER_HIST + "_count", service=h.port_service(self.port))
+            self.traffic(4)
+            new = self.daemon.log_text().splitlines()[before_log:]
+            errors = [l for l in new if "history:" in l and " error " in l]
+            self.assertTrue(errors, "the read-only disk is not reported:\n" + "\n".join(new[-20:]))
+            self.assertTrue(any("read-only" in l or "readonly" in l for l in errors),
+                            "the report does not say the disk is read-only:\n" + "\n".join(errors))
+            self.assertLessEqual(len(errors), 3, "reported over and over:\n" + "\n".join(errors))
+            self.assertTrue(self.daemon.alive())
+            self.assertGreater(self.metric_value(h.SERVER_HIST + "_count", service=h.port_service(self.port)),
+                               served, "capture stopped while the disk was read-only")
+            stuck = self.rows()
+        finally:
+            h.run(["mount", "-o", "remount,rw", str(self.fs)], timeout=10)
+        self.traffic(4)
+        self.assertGreater(self.rows(), stuck, "history did not resume")
 
 
 if __name__ == "__main__":
