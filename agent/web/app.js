@@ -7,8 +7,8 @@
   const POLL_MS = 3000;
   const POINTS = 120;      // windows per chart
   const MAX_ROWS = 40;     // HTTP services with charts; the rest are counted
-  const MAX_OTHER = 15;
-  const MAX_ANOMALIES = 8; // open anomalies drawn; the rest are counted    // services without HTTP traffic, shown when unfolded
+  const MAX_OTHER = 15;    // services without HTTP (or gone), shown when unfolded
+  const MAX_ANOMALIES = 8; // open anomalies drawn; the rest are counted
   const TOKEN_KEY = 'homeostat.api-token';
   const SVG = 'http://www.w3.org/2000/svg';
 
@@ -195,7 +195,7 @@
          el('div', { class: 'value' }, value), el('div', { class: 'sub' }, sub));
     replace('cards',
       card('HTTP services', services ? String(rows.http.length) : '–',
-           services ? `${rows.other.length} more without HTTP traffic` : ''),
+           services ? `${rows.other.length} more without HTTP or gone` : ''),
       card('Requests', services ? fmt.rate(totalRate) : '–', 'served, latest window'),
       card('Open anomalies', anomalies ? String(open.length) : '–',
            anomalies ? (critical ? critical + ' critical' : anomalies.enabled === false ? 'detection is off' :
@@ -245,8 +245,11 @@
   }
 
   function renderServices(rows, services, timelineNote) {
-    // What serves now first, then what has processes, then the rest (gone), each busiest first.
+    // What serves now first, then what has processes, each busiest first; services with
+    // neither (gone) join the folded list.
     const live = (r) => (r.rate > 0 ? 2 : 0) + ((r.s.processes || []).length ? 1 : 0);
+    rows.other.unshift(...rows.http.filter((r) => !live(r)));
+    rows.http = rows.http.filter((r) => live(r));
     rows.http.sort((a, b) => (live(b) - live(a)) || ((b.rate || 0) - (a.rate || 0)) || (b.open - a.open) ||
                              a.name.localeCompare(b.name));
     const body = [];
@@ -260,7 +263,7 @@
       const latNow = el('span', {}, fmt.seconds(serving ? last(p50) : null), el('span', { class: 'sep' }, ' · '),
                         fmt.seconds(serving ? last(p95) : null), el('span', { class: 'sep' }, ' · '),
                         fmt.seconds(serving ? last(p99) : null));
-      body.push(el('tr', { 'data-service': r.name, class: live(r) ? null : 'gone' }, nameCell(r),
+      body.push(el('tr', { 'data-service': r.name }, nameCell(r),
         el('td', {}, metric(fmt.rate(last(rate)), sparkline([{ values: rate }], { label: 'requests/s', format: fmt.rate, fill: true }))),
         el('td', {}, metric(fmt.ratio(nowErr), sparkline([{ values: err, class: anyErr ? 'err' : '' }],
                                                          { label: '5xx ratio', format: fmt.ratio, fill: true, floor: 0.01 }),
@@ -277,10 +280,11 @@
     const more = rows.http.length > MAX_ROWS ? ` · ${rows.http.length - MAX_ROWS} more not shown` : '';
     $('services-note').textContent = (timelineNote || `charts: the last ${POINTS} windows`) + more;
 
-    const others = rows.other.slice(0, MAX_OTHER).map((r) => el('tr', { 'data-service': r.name }, nameCell(r), ...resourceCells(r)));
+    const others = rows.other.slice(0, MAX_OTHER).map((r) => el('tr', {
+      'data-service': r.name, class: (r.s.processes || []).length ? null : 'gone' }, nameCell(r), ...resourceCells(r)));
     replace('others-body', others.length ? others : [el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'none'))]);
-    $('others-summary').textContent = `${rows.other.length} other service${rows.other.length === 1 ? '' : 's'} ` +
-      'without HTTP traffic' + (rows.other.length > MAX_OTHER ? ` (the ${MAX_OTHER} busiest)` : '');
+    $('others-summary').textContent = `${rows.other.length} other service${rows.other.length === 1 ? '' : 's'}: ` +
+      'no HTTP served, or no process left' + (rows.other.length > MAX_OTHER ? ` (${MAX_OTHER} shown)` : '');
   }
 
   function evidence(a) {
