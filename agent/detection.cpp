@@ -138,7 +138,8 @@ std::vector<Anomaly> Detection::tick(std::chrono::nanoseconds now, double unix_n
         const auto end = std::chrono::nanoseconds((w + 1) * window.count());
         in.end_unix = unix_now - std::chrono::duration<double>(now - end).count();
         in.endpoints = &stats;
-        if (on_window_) on_window_(stats, in.end_unix - in.window_seconds, in.window_seconds);
+        const ObservedWindow observed{stats, in.services, in.end_unix - in.window_seconds, in.window_seconds};
+        for (const auto& sink : window_sinks_) sink(observed);
         for (auto& a : monitor_.observe(in)) {
             if (options_.log_changes) log_change(a);
             changes.push_back(std::move(a));

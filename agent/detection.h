@@ -69,10 +69,18 @@ public:
     // When tick() next has work: the end of the current window plus the grace period.
     std::chrono::nanoseconds next_due(std::chrono::nanoseconds now) const;
 
-    // Called with every window tick() observes (its endpoints, start as unix seconds, and
-    // length), e.g. to keep history.
-    using WindowSink = std::function<void(const std::vector<engine::EndpointWindow>&, double, double)>;
-    void on_window(WindowSink sink) { on_window_ = std::move(sink); }
+    // What tick() observed of one window, for whoever keeps it (history, the timeline).
+    struct ObservedWindow {
+        const std::vector<engine::EndpointWindow>& endpoints;
+        // The services' resource figures, for the newest window of a tick given totals
+        // (the change since the previous tick is attributed to it); null otherwise.
+        const std::vector<engine::ServiceWindow>* services = nullptr;
+        double start_unix = 0;
+        double seconds = 0;
+    };
+    // Each sink is called, in the order added, with every window tick() observes.
+    using WindowSink = std::function<void(const ObservedWindow&)>;
+    void add_window_sink(WindowSink sink) { window_sinks_.push_back(std::move(sink)); }
 
     const engine::detect::LiveMonitor& monitor() const { return monitor_; }
     void reconfigure(const engine::detect::LiveConfig& live) {
@@ -89,7 +97,7 @@ private:
     std::vector<engine::ServiceWindow> resource_windows(const std::vector<ServiceTotals>& totals,
                                                        std::chrono::nanoseconds now);
 
-    WindowSink on_window_;
+    std::vector<WindowSink> window_sinks_;
     std::int64_t next_window_; // the next window to observe
     std::string last_save_error_;
     std::unordered_map<std::string, ServiceTotals> previous_totals_;

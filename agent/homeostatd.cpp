@@ -33,7 +33,9 @@
 #include "agent/reload.h"
 #include "agent/state_api.h"
 #include "agent/system_checks.h"
+#include "agent/timeline.h"
 #include "agent/version.h"
+#include "agent/web_ui.h"
 #include "engine/aggregator.h"
 #include "events.hpp"
 #include "exporters/otlp_json.h"
@@ -54,7 +56,8 @@ per-endpoint figures on /metrics. Runs in the foreground; needs root.
 options:
   --config FILE      YAML configuration (default: /etc/homeostat/homeostat.yaml if it
                      exists, else built-in defaults; see docs/configuration.md)
-  --listen ADDR:PORT where /metrics, /healthz and /api/v1 listen (default 127.0.0.1:9464)
+  --listen ADDR:PORT where the web page (/), /metrics, /healthz and /api/v1 listen
+                     (default 127.0.0.1:9464)
   --state-dir DIR    where detector baselines are kept across restarts
                      (default /var/lib/homeostat)
   --record FILE      also write every HTTP exchange (with its service) to FILE, for
@@ -241,13 +244,20 @@ int main(int argc, char** argv) {
         cfg.alerting.instance = host;
     }
 
-    // Alerting: deliveries are spooled in the state database before they are sent.
+    // Every observed window: the web page's timeline (in memory) and the history (on disk).
+    std::unique_ptr<agent::Timeline> timeline;
+    if (detection) {
+        timeline = std::make_unique<agent::Timeline>();
+        detection->add_window_sink([&](const agent::Detection::ObservedWindow& w) {
+            timeline->add_window(w.endpoints, w.services, w.start_unix, w.seconds);
+        });
+    }
     if (store && detection) {
-        detection->on_window([&](const std::vector<engine::EndpointWindow>& eps, double start_unix, double seconds) {
+        detection->add_window_sink([&](const agent::Detection::ObservedWindow& w) {
             std::vector<agent::Rollup> rows;
-            rows.reserve(eps.size());
-            for (const auto& e : eps)
-                rows.push_back({start_unix, seconds, e.service, e.role == engine::Role::server ? "server" : "client",
+            rows.reserve(w.endpoints.size());
+            for (const auto& e : w.endpoints)
+                rows.push_back({w.start_unix, w.seconds, e.service, e.role == engine::Role::server ? "server" : "client",
                                 engine::detect::endpoint_label(e), static_cast<std::int64_t>(e.count),
                                 static_cast<std::int64_t>(e.errors), e.p50, e.p95, e.p99});
             // Said once when it starts failing (a full disk fails every window) and once when it recovers.
@@ -300,7 +310,7 @@ int main(int argc, char** argv) {
         auto t = agent::read_api_token(cfg.api_token_file);
         if (!t) return fail(t.error().message);
         api_token = t.value();
-        spdlog::info("API: a token is required for everything but /healthz");
+        spdlog::info("API: a token is required for everything but /healthz and the web page's files");
     }
     auto authorized = [&](const agent::HttpRequest& req) {
         if (api_token.empty()) return true;
@@ -316,6 +326,7 @@ int main(int argc, char** argv) {
     std::string last_reload_error;
     agent::HttpRouter router = [&](const agent::HttpRequest& req) -> agent::HttpResponse {
         if (req.path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (auto page = agent::web_ui_response(req.path)) return *page; // no data in it: no token
         if (!authorized(req))
             return {401, "text/plain; charset=utf-8", "this endpoint wants Authorization: Bearer <token> "
                                                      "(the daemon's api_token_file)\n"};
@@ -341,6 +352,7 @@ int main(int argc, char** argv) {
             return agent::actions_response(store.get(), req.query,
                                            healing ? healing->status() : nlohmann::json{{"enabled", false}});
         if (req.path == "/api/v1/tuned") return agent::tuned_response(store.get(), req.query);
+        if (req.path == "/api/v1/timeline") return agent::timeline_response(timeline.get(), req.query);
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
             j["enabled"] = alerting != nullptr;
@@ -373,16 +385,18 @@ int main(int argc, char** argv) {
             };
             return {200, "application/json", j.dump(2) + "\n"};
         }
-        if (req.path == "/")
+        if (req.path == "/api/v1" || req.path == "/api/v1/")
             return {200, "text/plain; charset=utf-8",
-                    "homeostatd " HOMEOSTAT_VERSION "\n  /metrics        Prometheus metrics\n"
+                    "homeostatd " HOMEOSTAT_VERSION "\n  /               the web page\n"
+                    "  /metrics        Prometheus metrics\n"
                     "  /healthz        liveness\n  /api/v1/status  daemon status (JSON)\n"
                     "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"
                     "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"
                     "  /api/v1/services  per-service processes, limits, health (JSON)\n"
                     "  /api/v1/history  per-window rollups per endpoint (JSON)\n"
                     "  /api/v1/actions  the healing audit log (JSON)\n"
-                    "  /api/v1/tuned  tuned settings per service (JSON)\n"};
+                    "  /api/v1/tuned  tuned settings per service (JSON)\n"
+                    "  /api/v1/timeline?service=NAME  the last windows of a service, for charts (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };
 
@@ -615,7 +629,8 @@ int main(int argc, char** argv) {
         io.stop();
     });
 
-    spdlog::info("ready: metrics at http://{}/metrics, status at http://{}/api/v1/status", cfg.listen, cfg.listen);
+    spdlog::info("ready: web page at http://{}/, metrics at http://{}/metrics, status at http://{}/api/v1/status",
+                 cfg.listen, cfg.listen, cfg.listen);
     io.run();
 
     capture.value()->consume();

@@ -259,6 +259,7 @@ private:
         response_.result(res.status);
         response_.set(http::field::server, kServerName);
         response_.set(http::field::content_type, res.content_type);
+        for (const auto& [name, value] : res.headers) response_.set(name, value);
         if (allow) response_.set(http::field::allow, "GET, HEAD");
         response_.keep_alive(keep_alive);
         if (head) {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace boost::asio {
 class io_context;
@@ -26,6 +28,9 @@ struct HttpResponse {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // More header fields (Cache-Control, Content-Security-Policy, ...): names and values
+    // are the router's own constants, never request bytes.
+    std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 // Called on the io_context thread for every GET and HEAD; it must be quick and must not

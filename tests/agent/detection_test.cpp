@@ -181,6 +181,46 @@ TEST_F(DetectionTest, ResourceTotalsBecomeWindowsAndAnomalies) {
     EXPECT_TRUE(cpu_score);
 }
 
+TEST_F(DetectionTest, EverySinkSeesEachWindowWithTheResourcesOnTheNewest) {
+    Detection d(opts_, *agg_, 0s);
+    ServiceTotals t;
+    t.service = "api";
+    t.memory_bytes = 5e6;
+    std::vector<ServiceTotals> totals = {t};
+    d.tick(1s + 250ms, 1e9, &totals); // window 0 is the partial start: not observed
+    struct Seen {
+        double start;
+        std::uint64_t requests;
+        bool services;
+    };
+    std::vector<Seen> first, second;
+    auto sink = [](std::vector<Seen>& out) {
+        return [&out](const Detection::ObservedWindow& w) {
+            std::uint64_t n = 0;
+            for (const auto& e : w.endpoints) n += e.count;
+            out.push_back({w.start_unix, n, w.services != nullptr});
+            if (w.services) {
+                EXPECT_EQ(w.services->size(), 1u);
+                EXPECT_EQ((*w.services)[0].memory_bytes, 5e6);
+            }
+        };
+    };
+    d.add_window_sink(sink(first));
+    d.add_window_sink(sink(second));
+    traffic(1, 5ms);
+    traffic(2, 5ms);
+    totals[0].cpu_seconds = 1;
+    d.tick(3s + 250ms, 1000.25, &totals); // windows 1 and 2 in one tick
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[0].requests, 20u);
+    EXPECT_DOUBLE_EQ(first[0].start, 998.0);  // unix 1000.25 is 3.25 s on this clock
+    EXPECT_DOUBLE_EQ(first[1].start, 999.0);
+    EXPECT_FALSE(first[0].services);           // the resources belong to the newest only
+    EXPECT_TRUE(first[1].services);
+    ASSERT_EQ(second.size(), 2u);
+    EXPECT_EQ(second[1].requests, 20u);
+}
+
 TEST_F(DetectionTest, NoStoreMeansNothingPersists) {
     opts_.store = nullptr;
     Detection d(opts_, *agg_, 0s);

@@ -251,6 +251,21 @@ TEST_F(HttpApiTest, RouterStatusPassesThrough) {
     EXPECT_EQ(r->body, "no such page: /nope\n");
 }
 
+TEST_F(HttpApiTest, ExtraHeadersOfTheRouterAreSent) {
+    set_handler([](const HttpRequest&) {
+        HttpResponse res{200, "text/html; charset=utf-8", "<p>hi</p>"};
+        res.headers = {{"Cache-Control", "no-cache"}, {"Content-Security-Policy", "default-src 'self'"}};
+        return res;
+    });
+    Client c(port());
+    ASSERT_TRUE(c.send(get("/")));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->headers.at("content-type"), "text/html; charset=utf-8");
+    EXPECT_EQ(r->headers.at("cache-control"), "no-cache");
+    EXPECT_EQ(r->headers.at("content-security-policy"), "default-src 'self'");
+}
+
 TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     Client c(port());
     ASSERT_TRUE(c.send(get("/one")));
