@@ -15,9 +15,15 @@ void Pipeline::on_record(std::span<const std::byte> bytes) {
     case HS_EV_HTTP_EXCHANGE:
         if (auto ev = abi::decode<hs_http_exchange>(bytes, HS_EV_HTTP_EXCHANGE)) {
             ++counters_.exchanges;
+            // Calls to the daemon's API from this host (a browser on the page, curl, a
+            // local Prometheus) are its own traffic too: the client side of a connection
+            // between two local sockets to the API port.
+            const bool to_api = ev->role == HS_ROLE_CLIENT && self_port_ && ev->remote_port == self_port_ &&
+                                std::memcmp(ev->local_addr, ev->remote_addr, sizeof ev->local_addr) == 0;
             const bool own = (ev->role == HS_ROLE_SERVER && self_port_ && ev->local_port == self_port_) ||
                              (ev->role == HS_ROLE_CLIENT && self_pid_ && ev->tgid == self_pid_ &&
-                              (ev->flags & HS_XF_OWNER_KNOWN));
+                              (ev->flags & HS_XF_OWNER_KNOWN)) ||
+                             to_api;
             if (own) {
                 ++counters_.own;
                 return;

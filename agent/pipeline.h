@@ -26,9 +26,9 @@ public:
         : aggregator_(aggregator), identity_(identity) {}
 
     void on_record(std::span<const std::byte> bytes);
-    // The daemon's own exchanges (its API on `api_port`, its webhook deliveries from
-    // `pid`) are left out: watching itself would turn every alert it sends into traffic
-    // that detection sees, and feed back.
+    // The daemon's own exchanges (its API on `api_port`, local clients' calls to it, its
+    // webhook deliveries from `pid`) are left out: watching itself would turn every alert
+    // it sends and every page refresh into traffic that detection sees, and feed back.
     void ignore_self(std::uint32_t pid, std::uint16_t api_port) {
         self_pid_ = pid;
         self_port_ = api_port;
