@@ -101,6 +101,10 @@ void Alerting::on_changes(const std::vector<engine::detect::Anomaly>& changes, d
         }
         changed.push_back(std::move(alert));
     }
+    spool_changes(changed, now);
+}
+
+void Alerting::spool_changes(const std::vector<exporters::Alert>& changed, double now) {
     for (const auto& r : config_.receivers) {
         std::map<std::string, std::vector<exporters::Alert>> by_service;
         for (const auto& a : changed)
@@ -108,6 +112,16 @@ void Alerting::on_changes(const std::vector<engine::detect::Anomaly>& changes, d
         for (const auto& [service, alerts] : by_service) spool(r, alerts, now, "change");
     }
     pump(now);
+}
+
+void Alerting::on_action(const std::string& service, const std::string& type, const std::string& text, double now) {
+    std::vector<exporters::Alert> changed;
+    for (auto& [fp, a] : firing_) {
+        if (a.labels["service"] != service || a.labels["type"] != type || a.annotations["action"] == text) continue;
+        a.annotations["action"] = text;
+        changed.push_back(a);
+    }
+    spool_changes(changed, now);
 }
 
 std::string Alerting::render(const ReceiverConfig& r, const nlohmann::json& stored, double now) const {

@@ -78,6 +78,9 @@ public:
     // New receivers and settings (SIGHUP): firing alerts and the spool stay; deliveries
     // waiting for a receiver that is gone are given up when they come due.
     void reconfigure(AlertingConfig config) { config_ = std::move(config); }
+    // Healing acted (or would have, in dry-run) on the anomaly of `type` on `service`: its
+    // firing alert gets the "action" annotation, and the receivers get the update.
+    void on_action(const std::string& service, const std::string& type, const std::string& text, double now);
     // Spools due resends and starts due deliveries (at most max_in_flight at once).
     void pump(double now);
 
@@ -87,6 +90,7 @@ public:
 
 private:
     const ReceiverConfig* receiver(const std::string& name) const;
+    void spool_changes(const std::vector<exporters::Alert>& changed, double now);
     void spool(const ReceiverConfig& r, const std::vector<exporters::Alert>& alerts, double now,
                const std::string& why);
     std::string render(const ReceiverConfig& r, const nlohmann::json& stored, double now) const;

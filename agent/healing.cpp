@@ -286,6 +286,8 @@ void Healing::tune(const std::vector<engine::EndpointWindow>& window, double win
 void Healing::audit(const Decision& d, const std::string& verdict, const std::string& summary,
                     const nlohmann::json& detail, double now) {
     ++counts_[verdict];
+    if (on_action_ && !d.anomaly_type.empty() && verdict != "refused" && verdict != "deferred")
+        on_action_(d.action.service, d.anomaly_type, verdict + ": " + summary);
     if (!store_) return;
     ActionRecord r;
     r.at = now;

@@ -61,6 +61,11 @@ public:
                                                   const std::vector<engine::EndpointWindow>& window,
                                                   double window_seconds, double now);
 
+    // Called (on the daemon's thread) when an action caused by an anomaly was carried out,
+    // dry-run, failed or rolled back: (service, anomaly type, one line saying what).
+    using ActionSink = std::function<void(const std::string&, const std::string&, const std::string&)>;
+    void on_action(ActionSink sink) { on_action_ = std::move(sink); }
+
     // {"enabled", "dry_run", "restarts_enabled", "rules", "pending_verifications", ...}
     nlohmann::json status() const;
     std::size_t jobs_in_flight() const { return in_flight_; }
@@ -86,6 +91,7 @@ private:
                                          const std::string& service) const;
 
     HealingConfig config_;
+    ActionSink on_action_;
     Store* store_;
     Post post_;
     double host_cores_;

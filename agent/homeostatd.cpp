@@ -293,6 +293,9 @@ int main(int argc, char** argv) {
             cfg.healing, store.get(), [&io](std::function<void()> f) { asio::post(io, std::move(f)); },
             cores > 0 ? static_cast<double>(cores) : 1.0);
         healing->load_state();
+        healing->on_action([&](const std::string& service, const std::string& type, const std::string& text) {
+            if (alerting) alerting->on_action(service, type, text, unix_now());
+        });
         const auto& g = cfg.healing.policy.guardrails;
         spdlog::info("healing: on ({}), {} rule(s), {}{}; may write: {} cgroup prefix(es), {} unit(s), {} file(s), "
                      "{} restart method(s)",
