@@ -11,6 +11,7 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/config.h"
@@ -19,6 +20,9 @@
 #include "agent/fd.h"
 #include "agent/result.h"
 #include "agent/version.h"
+#include "cli/endpoints.h"
+#include "cli/report.h"
+#include "cli/top.h"
 #include "events.h"
 
 using namespace homeostat;
@@ -36,6 +40,13 @@ commands:
   tuned [SERVICE]      the current tuned settings per service and upstream
   services             per-service processes, CPU, memory, limits, restarts, OOM kills,
                        TCP trouble and HTTP summary (--json: the API's document)
+  endpoints [SERVICE]  per endpoint: requests, rate, error %, 404s, p50/p95/p99, busiest first
+  top [--interval 2s] [--iterations N]
+                       live view of the daemon, services and busiest endpoints (q quits)
+  report [--since 1h] [--cpu-warning 0.7] [--cpu-critical 0.9] [--memory-warning 0.8]
+         [--memory-critical 0.95] [--latency-warning 500ms] [--latency-critical 1s]
+                       usage-pattern report: dominant endpoints (scrapes, health checks),
+                       404s and 5xx, slowest endpoints, CPU and memory; each with advice
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
   replay FILE [--config CONFIG]
@@ -374,6 +385,10 @@ int main(int argc, char** argv) {
     if (cmd == "actions") return print_document(addr, "/api/v1/actions" + query_service(args), json, actions_table);
     if (cmd == "tuned") return print_document(addr, "/api/v1/tuned" + query_service(args), json, tuned_table);
     if (cmd == "services") return print_services(addr, json);
+    const cli::Fetch fetch = [&addr](const std::string& path) { return http_get(addr, path); };
+    if (cmd == "endpoints") return cli::endpoints_command(fetch, args, json);
+    if (cmd == "top") return cli::top_command(fetch, args);
+    if (cmd == "report") return cli::report_command(fetch, args, json, std::thread::hardware_concurrency());
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
         if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }
