@@ -79,12 +79,15 @@ void traffic_findings(Report& r, const ReportThresholds& t) {
     std::map<std::string, double> overhead;
     std::map<std::string, std::vector<std::string>> overhead_routes;
     std::set<std::string> overhead_flagged;
+    std::map<std::string, int> endpoints_of;
+    for (const auto& u : r.traffic) endpoints_of[u.service]++;
     for (const auto& u : r.traffic) {
         if (u.monitoring) {
             overhead[u.service] += u.share;
             overhead_routes[u.service].push_back(u.endpoint);
         }
-        if (u.share < t.dominant_share || u.requests <= 0) continue;
+        // A service with one route is all that route: nothing to say about its share.
+        if (u.share < t.dominant_share || u.requests <= 0 || endpoints_of[u.service] < 2) continue;
         Finding f{.kind = "dominant_endpoint", .severity = u.monitoring ? "warning" : "info", .service = u.service,
                   .endpoint = u.endpoint, .value = u.share, .threshold = t.dominant_share};
         f.summary = u.endpoint + " is " + pct(u.share) + " of " + u.service + "'s requests (" +

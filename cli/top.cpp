@@ -79,7 +79,8 @@ bool wait_or_quit(double seconds, bool read_keys) {
 
 } // namespace
 
-std::string top_frame(const TopDocuments& now, const TopDocuments* previous, double elapsed, std::size_t endpoint_rows_shown) {
+std::string top_frame(const TopDocuments& now, const TopDocuments* previous, double elapsed,
+                      std::size_t service_rows_shown, std::size_t endpoint_rows_shown) {
     std::string out;
     char line[512];
     const auto& st = now.status;
@@ -114,25 +115,40 @@ std::string top_frame(const TopDocuments& now, const TopDocuments* previous, dou
         }
     Table services({{"SERVICE", false, 32}, {"PROCS", true}, {"RATE", true}, {"ERR%", true}, {"P99", true},
                     {"CPU", true}, {"CPU%", true}, {"RSS", true}, {"MEM%", true}});
-    if (now.services.is_object() && now.services.contains("services"))
-        for (const auto& s : now.services["services"]) {
-            const std::string name = s.value("service", "?");
-            const auto& http = s.value("http", json::object());
-            const double req = http.value("requests", 0.0), err = http.value("errors", 0.0);
-            const auto it = recent.find(name);
-            const auto& cpu = s.value("cpu", json::object());
-            const auto& mem = s.value("memory", json::object());
-            auto ratio = [](const json& v) { return v.is_number() ? format_percent(v.get<double>()) : std::string("-"); };
-            char cores[16];
-            std::snprintf(cores, sizeof cores, "%.2f", cpu.value("usage_cores", 0.0));
-            services.add({name, std::to_string(s.value("processes", json::array()).size()),
-                          it == recent.end() ? "-" : format_rate(it->second.first),
-                          req > 0 ? format_percent(err / req) : "-",
-                          it == recent.end() || it->second.second <= 0 ? "-" : format_seconds(it->second.second), cores,
-                          ratio(cpu.value("quota_utilisation", json())), format_bytes(mem.value("resident_bytes", 0.0)),
-                          ratio(mem.value("limit_utilisation", json()))});
-        }
+    // Busiest first, like top(1): HTTP rate, then CPU; the quiet tail is summed up.
+    std::vector<const json*> list;
+    if (now.services.is_object() && now.services.contains("services") && now.services["services"].is_array())
+        for (const auto& s : now.services["services"]) list.push_back(&s);
+    auto rate_of = [&](const json* s) {
+        const auto it = recent.find(s->value("service", ""));
+        return it == recent.end() ? 0.0 : it->second.first;
+    };
+    auto cpu_of = [](const json* s) { return s->value("cpu", json::object()).value("usage_cores", 0.0); };
+    std::stable_sort(list.begin(), list.end(), [&](const json* a, const json* b) {
+        if (rate_of(a) != rate_of(b)) return rate_of(a) > rate_of(b);
+        return cpu_of(a) > cpu_of(b);
+    });
+    for (const json* sp : list) {
+        if (service_rows_shown && services.size() >= service_rows_shown) break;
+        const json& s = *sp;
+        const std::string name = s.value("service", "?");
+        const auto& http = s.value("http", json::object());
+        const double req = http.value("requests", 0.0), err = http.value("errors", 0.0);
+        const auto it = recent.find(name);
+        const auto& cpu = s.value("cpu", json::object());
+        const auto& mem = s.value("memory", json::object());
+        auto ratio = [](const json& v) { return v.is_number() ? format_percent(v.get<double>()) : std::string("-"); };
+        char cores[16];
+        std::snprintf(cores, sizeof cores, "%.2f", cpu.value("usage_cores", 0.0));
+        services.add({name, std::to_string(s.value("processes", json::array()).size()),
+                      it == recent.end() ? "-" : format_rate(it->second.first),
+                      req > 0 ? format_percent(err / req) : "-",
+                      it == recent.end() || it->second.second <= 0 ? "-" : format_seconds(it->second.second), cores,
+                      ratio(cpu.value("quota_utilisation", json())), format_bytes(mem.value("resident_bytes", 0.0)),
+                      ratio(mem.value("limit_utilisation", json()))});
+    }
     out += services.size() ? services.render() : "no services seen yet\n";
+    if (list.size() > services.size()) out += "... " + std::to_string(list.size() - services.size()) + " quieter services\n";
     out += "\n";
     out += rows.empty() ? "no HTTP endpoints seen yet\n" : endpoints_table(rows, endpoint_rows_shown);
     return out;

@@ -89,6 +89,15 @@ TEST(Report, DominantShareEdgeIsInclusive) {
     EXPECT_NE(dom[0].recommendation.find("cache"), std::string::npos);
 }
 
+TEST(Report, ASingleRouteServiceIsNotDominatedByIt) {
+    ReportInput in;
+    in.endpoints = {{"endpoints", {endpoint("/work", 500, {{"200", 500}})}}};
+    const auto r = analyze_usage(in);
+    ASSERT_EQ(r.traffic.size(), 1u);
+    EXPECT_DOUBLE_EQ(r.traffic[0].share, 1.0);
+    EXPECT_TRUE(r.findings.empty());
+}
+
 TEST(Report, NotFoundAndServerErrorsWithTheirCodes) {
     const auto r = analyze_usage(usage_pattern());
     const auto nf = of_kind(r, "not_found");

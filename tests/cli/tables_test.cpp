@@ -105,6 +105,13 @@ TEST(TopFrame, HeaderRatesServicesAndEndpoints) {
     // api: 2.5/s from its two server endpoints, 5 of 400 errors, worst p99 1.2 s, 25 % of its quota.
     EXPECT_NE(frame.find("api          1  2.5/s  1.2%  1.20s  0.50  25.0%  1.0M     -"), std::string::npos) << frame;
     EXPECT_NE(frame.find("/users/{id}"), std::string::npos);
+    // Busiest services first; the rest summed up.
+    now.services["services"].push_back({{"service", "idle"}, {"cpu", {{"usage_cores", 0.0}}}});
+    now.services["services"].push_back({{"service", "busy-cpu"}, {"cpu", {{"usage_cores", 1.5}}}});
+    const auto two = top_frame(now, &prev, 2.0, 2);
+    EXPECT_LT(two.find("api "), two.find("busy-cpu"));
+    EXPECT_EQ(two.find("idle"), std::string::npos);
+    EXPECT_NE(two.find("... 1 quieter services"), std::string::npos) << two;
     // First frame: no previous documents, no rate yet.
     EXPECT_NE(top_frame(now, nullptr, 0).find("events: 120 HTTP exchanges, -"), std::string::npos);
 }

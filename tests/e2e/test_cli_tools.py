@@ -68,6 +68,9 @@ class CliTools(h.DaemonTestCase):
         r = subprocess.run([h.HOMEOSTAT_CLI, "--addr", f"127.0.0.1:{self.daemon.port}", *args],
                            capture_output=True, text=True, timeout=timeout)
         self.assertEqual(r.returncode, 0, f"homeostat {' '.join(args)}: {r.stderr}")
+        # Kept with the test's artifacts: what an operator would have read.
+        with open(self.workdir / "cli-output.txt", "a") as f:
+            f.write(f"$ homeostat {' '.join(args)}\n{r.stdout}\n")
         return r.stdout
 
     def test_endpoints_table_and_json(self):
