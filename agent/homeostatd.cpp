@@ -23,6 +23,7 @@
 #include "agent/capture.h"
 #include "agent/http_client.h"
 #include "agent/store.h"
+#include "agent/endpoints_api.h"
 #include "agent/config.h"
 #include "agent/detection.h"
 #include "agent/healing.h"
@@ -350,6 +351,12 @@ int main(int argc, char** argv) {
         }
         if (req.path == "/api/v1/services")
             return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
+        if (req.path == "/api/v1/endpoints") {
+            capture.value()->consume(); // as /metrics: what the kernel has seen up to now
+            return {200, "application/json",
+                    agent::endpoints_json(aggregator.snapshot(monotonic_now()))
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"};
+        }
         if (req.path == "/api/v1/history") return agent::history_response(store.get(), req.query, unix_now());
         if (req.path == "/api/v1/actions")
             return agent::actions_response(store.get(), req.query,
@@ -396,6 +403,7 @@ int main(int argc, char** argv) {
                     "  /api/v1/anomalies  open and recent anomalies with their evidence (JSON)\n"
                     "  /api/v1/alerts  alerts, receivers and pending deliveries (JSON)\n"
                     "  /api/v1/services  per-service processes, limits, health (JSON)\n"
+                    "  /api/v1/endpoints  every endpoint: totals per status, recent rate and latency (JSON)\n"
                     "  /api/v1/history  per-window rollups per endpoint (JSON)\n"
                     "  /api/v1/actions  the healing audit log (JSON)\n"
                     "  /api/v1/tuned  tuned settings per service (JSON)\n"

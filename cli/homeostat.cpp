@@ -13,6 +13,7 @@
 #include <sstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/config.h"
@@ -23,6 +24,9 @@
 #include "agent/version.h"
 #include "engine/detect/csv_series.h"
 #include "engine/detect/ensemble.h"
+#include "cli/endpoints.h"
+#include "cli/report.h"
+#include "cli/top.h"
 #include "events.h"
 
 using namespace homeostat;
@@ -40,6 +44,13 @@ commands:
   tuned [SERVICE]      the current tuned settings per service and upstream
   services             per-service processes, CPU, memory, limits, restarts, OOM kills,
                        TCP trouble and HTTP summary (--json: the API's document)
+  endpoints [SERVICE]  per endpoint: requests, rate, error %, 404s, p50/p95/p99, busiest first
+  top [--interval 2s] [--iterations N]
+                       live view of the daemon, services and busiest endpoints (q quits)
+  report [--since 1h] [--cpu-warning 0.7] [--cpu-critical 0.9] [--memory-warning 0.8]
+         [--memory-critical 0.95] [--latency-warning 500ms] [--latency-critical 1s]
+                       usage-pattern report: dominant endpoints (scrapes, health checks),
+                       404s and 5xx, slowest endpoints, CPU and memory; each with advice
   metrics              the daemon's /metrics text
   config check FILE    validate a homeostatd configuration file
   replay FILE [--config CONFIG]
@@ -432,6 +443,10 @@ int main(int argc, char** argv) {
     if (cmd == "tuned") return print_document(addr, "/api/v1/tuned" + query_service(args), json, tuned_table);
     if (cmd == "detect") return detect(args);
     if (cmd == "services") return print_services(addr, json);
+    const cli::Fetch fetch = [&addr](const std::string& path) { return http_get(addr, path); };
+    if (cmd == "endpoints") return cli::endpoints_command(fetch, args, json);
+    if (cmd == "top") return cli::top_command(fetch, args);
+    if (cmd == "report") return cli::report_command(fetch, args, json, std::thread::hardware_concurrency());
     if (cmd == "metrics") {
         auto body = http_get(addr, "/metrics");
         if (!body) { std::fprintf(stderr, "homeostat: %s\n", body.error().message.c_str()); return 1; }

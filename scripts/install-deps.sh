@@ -13,7 +13,7 @@ build=(build-essential cmake ninja-build pkg-config git clang llvm libbpf-dev bp
        zlib1g-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
        libsqlite3-dev libssl-dev file)
 tests=(libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl iproute2 procps prometheus
-       prometheus-alertmanager python3 python3-yaml systemd chromium)
+       prometheus-alertmanager python3 python3-yaml systemd chromium tmux)
 command -v node >/dev/null 2>&1 || tests+=(nodejs)
 
 # Installing nginx and prometheus must not start them as services on this host: a
