@@ -2,7 +2,8 @@
 
 A Python HTTP server (`hsstuck<pid>:<port>`: its own service) answers "ok" until it is
 told to get stuck (GET /stick): from then on every handler thread blocks and nothing is
-answered. The test drives it with paced keep-alive clients (1 s timeouts). A stuck
+answered. The test drives it with paced keep-alive clients (test_anomalies' Load, 1 s
+timeouts). A stuck
 server completes no exchange, so its request rate falls to 0: a traffic_shift (down) on
 the service, which the rule maps to a restart by the test's own restart script
 (healing.restart, method command; guardrails.restarts_enabled: true).
@@ -18,13 +19,10 @@ the service, which the rule maps to a restart by the test's own restart script
 Measured (printed): time from stuck to restart.
 """
 
-import hashlib
-import hmac
 import json
 import os
 import signal
 import sys
-import threading
 import time
 import http.client
 from pathlib import Path
@@ -32,13 +30,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 from test_alerts import SECRET, Receiver  # noqa: E402
+from test_anomalies import RATE_PER_THREAD, Load  # noqa: E402
 
 PID = os.getpid()
 NAME = f"hsstuck{PID}"
 BUDGET = 3
 COOLDOWN_S = 10
-CLIENTS = 3
-RATE_PER_CLIENT = 10.0
+CLIENTS = 3  # paced keep-alive clients, RATE_PER_THREAD requests/s each, 1 s timeouts
 
 # Stuck on GET /stick, or FOREVER_AFTER_S seconds after it started when argv[2] exists
 # (it comes back and gets stuck again); a stuck handler blocks (bounded: 120 s) and
@@ -78,57 +76,6 @@ kill -KILL "$old"
 echo "$(date +%s.%N) killed $old" >> {restarts}
 setsid sh -c 'echo $$ > {pidfile} && exec {server} {port} {forever}' >> {log} 2>&1 < /dev/null &
 """
-
-
-class Clients:
-    """Paced keep-alive GETs of / with 1 s timeouts; counts answers per second."""
-
-    def __init__(self, port: int, deadline_s: float):
-        self.port = port
-        self.stop_event = threading.Event()
-        self.deadline = time.monotonic() + deadline_s
-        self.lock = threading.Lock()
-        self.ok_at: list[float] = []
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(CLIENTS)]
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(5)
-
-    def oks_since(self, t: float) -> int:
-        with self.lock:
-            return sum(1 for x in self.ok_at if x >= t)
-
-    def _run(self):
-        period, conn, next_at = 1.0 / RATE_PER_CLIENT, None, time.monotonic()
-        while not self.stop_event.is_set() and time.monotonic() < self.deadline:
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                conn.request("GET", "/")
-                r = conn.getresponse()
-                r.read()
-                if r.status == 200:
-                    with self.lock:
-                        self.ok_at.append(time.time())
-            except (OSError, http.client.HTTPException):
-                if conn is not None:
-                    conn.close()
-                conn = None
-            next_at += period
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self.stop_event.wait(delay)
-            else:
-                next_at = time.monotonic()
-        if conn is not None:
-            conn.close()
 
 
 class HealingRestart(h.DaemonTestCase):
@@ -218,12 +165,9 @@ healing:
         return self.restarts.read_text().splitlines() if self.restarts.exists() else []
 
     def wait(self, what: str, cond, timeout: float):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = cond()
-            if v:
-                return v
-            time.sleep(0.25)
+        got = h.poll(cond, timeout, interval=0.25)
+        if got:
+            return got
         _, acts = self.actions()
         _, _, anomalies = self.daemon.get("/api/v1/anomalies")
         self.fail(f"{what} within {timeout} s\nactions: {json.dumps(acts, indent=1)[:3000]}\nanomalies: "
@@ -238,12 +182,12 @@ healing:
             pass  # it never answers: that is the point
 
     def test_stuck_restarted_then_budget_spent(self):
-        clients = Clients(self.port, deadline_s=150).start()
+        clients = Load(self.port, ["/"], deadline_s=150, threads_per_route=CLIENTS, timeout=1).start()
         self.addCleanup(clients.stop)
         # Warm-up: the request-rate baseline of the service (~30/s).
         t = time.time()
         time.sleep(14)
-        self.assertGreater(clients.oks_since(t), 10 * CLIENTS * RATE_PER_CLIENT * 0.8,
+        self.assertGreater(clients.oks_since(t), 10 * CLIENTS * RATE_PER_THREAD * 0.8,
                            "the clients did not get their answers before the server was stuck")
         # 1. Stuck once: restarted, answers again.
         t_stuck = time.time()
