@@ -298,5 +298,4 @@ class HealingLeak(health_case.HealthTestCase):
 
 
 if __name__ == "__main__":
-    h.WATCHDOG_SECONDS = 200
     h.main()

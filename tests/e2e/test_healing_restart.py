@@ -247,5 +247,4 @@ healing:
 
 
 if __name__ == "__main__":
-    h.WATCHDOG_SECONDS = 200
     h.main()
