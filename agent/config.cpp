@@ -314,8 +314,10 @@ std::vector<ConfigIssue> check(const Config& c) {
         if (!(d.traffic_min_ratio >= 1)) bad("detection.traffic_min_ratio", "detection.traffic_min_ratio must be >= 1");
         if (!(d.error_min_ratio >= 0 && d.error_min_ratio <= 1))
             bad("detection.error_min_ratio", "detection.error_min_ratio must be between 0 and 1");
-        if (d.memory_trend_windows < 6)
-            bad("detection.memory_trend_windows", "detection.memory_trend_windows must be at least 6 windows");
+        // The trend must pass a Mann-Kendall test at z >= 4 (engine/detect/exhaustion.h):
+        // even a perfectly steady growth needs 11 points for that.
+        if (d.memory_trend_windows < 12)
+            bad("detection.memory_trend_windows", "detection.memory_trend_windows must be at least 12 windows");
         if (!(d.memory_horizon_seconds > 0)) bad("detection.memory_horizon", "detection.memory_horizon must be > 0");
         if (d.max_series < 1) bad("detection.max_series", "detection.max_series must be at least 1");
         if (c.detection_save_interval < std::chrono::seconds(1))

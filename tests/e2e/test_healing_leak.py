@@ -36,9 +36,7 @@ LIMIT_MIB = 128
 MAX_MIB = 192          # the rule's bound: 128 × 1.5
 LEAK_MIB_S = 3.0
 BEFORE_EXHAUSTION_S = 15
-TREND_WINDOWS = 10
-TREND_KEYS = ("" if os.environ.get("HS_DEV_OLD_DAEMON") else
-              f"  memory_trend_windows: {TREND_WINDOWS}\n  memory_horizon: 10m\n")
+TREND_WINDOWS = 15  # a significant trend needs >= 11 points (docs/configuration.md)
 MEM_ROOT = Path("/sys/fs/cgroup/memory")
 
 # Allocates and touches LEAK_MIB_S MiB a second, in tenths; bounded: stops growing at
@@ -77,7 +75,9 @@ aggregation:
   window: 1s
 detection:
   warmup: 5
-{TREND_KEYS}healing:
+  memory_trend_windows: {TREND_WINDOWS}
+  memory_horizon: 10m
+healing:
   command_timeout: 5s
   guardrails:
     dry_run: {"true" if dry_run else "false"}
