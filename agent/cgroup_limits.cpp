@@ -132,6 +132,8 @@ exporters::CgroupLimits read_cgroup_limits(const CgroupMounts& mounts, const Pro
         used_v1 = true;
         out.memory_path = cg.v1.at("memory");
         out.memory_limit_bytes = read_limit(d + "/memory.limit_in_bytes");
+        // v1's memory.high: what healing's memory_high writes (docs/healing-actuators.md).
+        out.memory_high_bytes = read_limit(d + "/memory.soft_limit_in_bytes");
         out.memory_usage_bytes = read_limit(d + "/memory.usage_in_bytes");
     }
 

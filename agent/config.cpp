@@ -118,6 +118,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"traffic_min_ratio", [](auto& n, Config& c) { return as_double(n, c.detection.traffic_min_ratio); }},
             {"traffic_min_requests", [](auto& n, Config& c) { return as_uint(n, c.detection.traffic_min_requests); }},
             {"new_endpoint_hold", [](auto& n, Config& c) { return as_uint(n, c.detection.new_endpoint_hold); }},
+            {"memory_trend_windows", [](auto& n, Config& c) { return as_uint(n, c.detection.memory_trend_windows); }},
+            {"memory_horizon", [](auto& n, Config& c) { return as_seconds(n, c.detection.memory_horizon_seconds); }},
             {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
             {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
         }},
@@ -312,6 +314,11 @@ std::vector<ConfigIssue> check(const Config& c) {
         if (!(d.traffic_min_ratio >= 1)) bad("detection.traffic_min_ratio", "detection.traffic_min_ratio must be >= 1");
         if (!(d.error_min_ratio >= 0 && d.error_min_ratio <= 1))
             bad("detection.error_min_ratio", "detection.error_min_ratio must be between 0 and 1");
+        // The trend must pass a Mann-Kendall test at z >= 4 (engine/detect/exhaustion.h):
+        // even a perfectly steady growth needs 11 points for that.
+        if (d.memory_trend_windows < 12)
+            bad("detection.memory_trend_windows", "detection.memory_trend_windows must be at least 12 windows");
+        if (!(d.memory_horizon_seconds > 0)) bad("detection.memory_horizon", "detection.memory_horizon must be > 0");
         if (d.max_series < 1) bad("detection.max_series", "detection.max_series must be at least 1");
         if (c.detection_save_interval < std::chrono::seconds(1))
             bad("detection.save_interval", "detection.save_interval must be at least 1s");

@@ -57,6 +57,24 @@ TEST(CgroupLimits, V2MaxMeansNoLimit) {
     EXPECT_FALSE(l.cpu_pressure); // file absent
 }
 
+// A v1 memory cgroup (a directory that mimics it): the soft limit is the memory_high
+// that healing raises and lowers, so the planner must see it.
+TEST(CgroupLimits, V1SoftLimitIsMemoryHigh) {
+    const auto root = std::filesystem::temp_directory_path() / ("cgv1_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root / "a");
+    std::ofstream(root / "a/memory.limit_in_bytes") << (256u << 20) << "\n";
+    std::ofstream(root / "a/memory.soft_limit_in_bytes") << (192u << 20) << "\n";
+    std::ofstream(root / "a/memory.usage_in_bytes") << (100u << 20) << "\n";
+    CgroupMounts m{.v2 = "", .v1 = {{"memory", root.string()}}};
+    auto l = read_cgroup_limits(m, ProcessCgroups::parse("4:memory:/a\n"));
+    EXPECT_EQ(l.memory_limit_bytes.value_or(0), 256u << 20);
+    EXPECT_EQ(l.memory_high_bytes.value_or(0), 192u << 20);
+    EXPECT_EQ(l.memory_usage_bytes.value_or(0), 100u << 20);
+    std::ofstream(root / "a/memory.soft_limit_in_bytes") << "9223372036854771712\n"; // none set
+    EXPECT_FALSE(read_cgroup_limits(m, ProcessCgroups::parse("4:memory:/a\n")).memory_high_bytes);
+    std::filesystem::remove_all(root);
+}
+
 TEST(CgroupLimits, MissingCgroupGivesNothing) {
     CgroupMounts m{.v2 = kFixture, .v1 = {}};
     auto l = read_cgroup_limits(m, ProcessCgroups::parse("0::/no/such.service\n"));

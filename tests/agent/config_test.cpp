@@ -115,6 +115,10 @@ TEST_F(ConfigFile, DetectionKeys) {
     EXPECT_EQ(c->detection.latency_min_ratio, 2.5);
     EXPECT_DOUBLE_EQ(c->detection.latency_min_delta_seconds, 0.020);
     EXPECT_EQ(c->detection_save_interval, std::chrono::minutes(5));
+    c = load_config(write("detection:\n  memory_trend_windows: 15\n  memory_horizon: 2m\n"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    EXPECT_EQ(c->detection.memory_trend_windows, 15u);
+    EXPECT_DOUBLE_EQ(c->detection.memory_horizon_seconds, 120);
 
     std::string p = write("detection:\n  enabled: maybe\n");
     auto bad = load_config(p);
@@ -132,6 +136,12 @@ TEST_F(ConfigFile, DetectionKeys) {
     EXPECT_NE(bad.error().message.find("windows_kept must be at least 2 while detection is enabled"),
               std::string::npos);
     EXPECT_TRUE(load_config(write("aggregation:\n  windows_kept: 1\ndetection:\n  enabled: false\n")).ok());
+    bad = load_config(write("detection:\n  memory_trend_windows: 10\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("memory_trend_windows must be at least 12"), std::string::npos);
+    bad = load_config(write("detection:\n  memory_horizon: 0s\n"));
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("detection.memory_horizon must be > 0"), std::string::npos);
 }
 
 // What `homeostat config check` must catch, each with file, line and column.
@@ -214,6 +224,8 @@ TEST(ShippedConfig, LoadsAndEqualsDefaults) {
     EXPECT_EQ(c->detection.traffic_min_ratio, d.detection.traffic_min_ratio);
     EXPECT_EQ(c->detection.traffic_min_requests, d.detection.traffic_min_requests);
     EXPECT_EQ(c->detection.new_endpoint_hold, d.detection.new_endpoint_hold);
+    EXPECT_EQ(c->detection.memory_trend_windows, d.detection.memory_trend_windows);
+    EXPECT_EQ(c->detection.memory_horizon_seconds, d.detection.memory_horizon_seconds);
     EXPECT_EQ(c->detection.max_series, d.detection.max_series);
     EXPECT_EQ(c->detection_save_interval, d.detection_save_interval);
     EXPECT_EQ(c->api_token_file, d.api_token_file);

@@ -679,6 +679,17 @@ def settle(fetch: Callable[[], float], expected: float, timeout: float = SETTLE_
         time.sleep(interval)
 
 
+def poll(pred: Callable[[], object], timeout: float, interval: float = 0.2):
+    """pred()'s first truthy value within timeout (bounded), else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(interval)
+    return None
+
+
 # ---------------------------------------------------------------------------------------
 # Load generators.
 

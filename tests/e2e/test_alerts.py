@@ -133,12 +133,9 @@ alerting:
                 and a["labels"].get("endpoint") == "GET /work"]
 
     def wait(self, what: str, pred, timeout: float):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = pred()
-            if got:
-                return got
-            time.sleep(0.2)
+        got = h.poll(pred, timeout)
+        if got:
+            return got
         self.fail(f"{what} within {timeout} s; daemon log:\n{self.daemon.managed.log_tail(30)}")
 
     def test_alerts_arrive(self):

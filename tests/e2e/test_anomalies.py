@@ -48,15 +48,23 @@ detection:
 
 class Load:
     """Paced keep-alive clients, one route per thread; bounded by stop() and by a
-    hard deadline."""
+    hard deadline. Records when each 200 came (oks_since)."""
 
-    def __init__(self, port: int, routes: list[str], deadline_s: float):
+    def __init__(self, port: int, routes: list[str], deadline_s: float,
+                 threads_per_route: int = THREADS_PER_ROUTE, timeout: float = 10):
         self.port = port
+        self.timeout = timeout
         self.stop_event = threading.Event()
         self.deadline = time.monotonic() + deadline_s
         self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.ok_at: list[float] = []
         self.threads = [threading.Thread(target=self._run, args=(r,), daemon=True)
-                        for r in routes for _ in range(THREADS_PER_ROUTE)]
+                        for r in routes for _ in range(threads_per_route)]
+
+    def oks_since(self, t: float) -> int:
+        with self.lock:
+            return sum(1 for x in self.ok_at if x >= t)
 
     def start(self):
         for t in self.threads:
@@ -75,9 +83,13 @@ class Load:
         while not self.stop_event.is_set() and time.monotonic() < self.deadline:
             try:
                 if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
                 conn.request("GET", route)
-                conn.getresponse().read()
+                r = conn.getresponse()
+                r.read()
+                if r.status == 200:
+                    with self.lock:
+                        self.ok_at.append(time.time())
             except (OSError, http.client.HTTPException) as e:
                 self.errors.append(f"{route}: {e!r}")
                 conn = None
