@@ -4,11 +4,11 @@
 # crashes, leaks, times out or hits the memory limit; the input that did it is saved in
 # build-fuzz/crashes/<target>/ (and named in the output). docs/hardening.md.
 #   bash scripts/fuzz.sh [target...]      (default: every target)
-# Env: HOMEOSTAT_FUZZ_SECONDS (30 per target), HOMEOSTAT_FUZZ_JOBS (build jobs, 2).
+# Env: HOMEOSTAT_FUZZ_SECONDS (30 per target), HOMEOSTAT_FUZZ_JOBS (build jobs, nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${HOMEOSTAT_FUZZ_SECONDS:-30}
-jobs=${HOMEOSTAT_FUZZ_JOBS:-2}
+jobs=${HOMEOSTAT_FUZZ_JOBS:-$(nproc)}
 all=(request_target route_templater csv_detect config events alert_response)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")

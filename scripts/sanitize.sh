@@ -6,10 +6,10 @@
 #   build-tsan: ThreadSanitizer, the tests whose code shares data between threads.
 # Any report fails the test that triggered it (-fno-sanitize-recover=all, halt_on_error).
 #   bash scripts/sanitize.sh [asan|tsan]...     (default: both)
-# Env: HOMEOSTAT_SANITIZE_JOBS (build jobs, default 2).
+# Env: HOMEOSTAT_SANITIZE_JOBS (build jobs, default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=${HOMEOSTAT_SANITIZE_JOBS:-2}
+jobs=${HOMEOSTAT_SANITIZE_JOBS:-$(nproc)}
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(asan tsan)
 # The daemon is single-threaded (one io_context); threads are met in the HTTP server test

@@ -15,6 +15,7 @@
 #include <span>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "agent/pipeline.h"
@@ -28,6 +29,12 @@ using namespace homeostat;
 namespace {
 
 fs::path g_proc;
+
+// Service names, routes and process names end up in the JSON of /api/v1/anomalies,
+// /api/v1/alerts and the alert payloads, whose dump() throws on invalid UTF-8.
+void check_json_safe(const std::string& s) {
+    (void)nlohmann::json(s).dump();
+}
 
 void fake_process(std::uint32_t pid, const std::string& comm, const std::string& cgroup) {
     const fs::path d = g_proc / std::to_string(pid);
@@ -103,7 +110,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
     health.refresh(t0, std::chrono::milliseconds(0));
-    (void)health.snapshot();
-    (void)aggregator.snapshot(std::chrono::nanoseconds(std::chrono::hours(2)));
+    for (const auto& h : health.snapshot()) {
+        check_json_safe(h.service);
+    }
+    for (const auto& s : aggregator.snapshot(std::chrono::nanoseconds(std::chrono::hours(2))).series) {
+        check_json_safe(s.service);
+        check_json_safe(s.route);
+    }
     return 0;
 }
