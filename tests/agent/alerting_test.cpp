@@ -314,11 +314,12 @@ TEST_F(ReceiversConfig, ParsesAndChecksEveryReceiver) {
     std::string p = write("alerting:\n  receivers:\n    - name: x\n      type: pager\n      url: http://a/\n");
     auto bad = load_config(p);
     ASSERT_FALSE(bad.ok());
-    EXPECT_EQ(bad.error().message.rfind(p + ":3: receiver x: type must be", 0), 0u) << bad.error().message;
+    EXPECT_EQ(bad.error().message.rfind(p + ":3:7: receiver x: type must be", 0), 0u) << bad.error().message;
     p = write("alerting:\n  receivers:\n    - name: x\n      type: webhook\n      url: http://a/\n      colour: red\n");
     bad = load_config(p);
     ASSERT_FALSE(bad.ok());
-    EXPECT_EQ(bad.error().message, p + ":6: unknown key 'alerting.receivers[].colour'");
+    EXPECT_EQ(bad.error().message, p + ":6:7: unknown key 'alerting.receivers[0].colour' "
+                                      "(expected name, type, url, secret, timeout, min_severity)");
     p = write("alerting:\n  receivers:\n    - name: x\n      type: webhook\n      url: gopher://a\n");
     bad = load_config(p);
     ASSERT_FALSE(bad.ok());
