@@ -48,6 +48,10 @@ DeliveryOutcome classify(int status) {
     return DeliveryOutcome::give_up;
 }
 
+std::string describe_answer(const HttpClientResponse& res) {
+    return res.status ? "HTTP " + std::to_string(res.status) + " " + res.body.substr(0, 200) : res.error;
+}
+
 double backoff_seconds(const RetryPolicy& p, std::int64_t attempts, double jitter01) {
     const double raw = p.base_seconds * std::pow(2.0, static_cast<double>(std::min<std::int64_t>(attempts, 60)));
     return std::min(raw, p.max_seconds) * (0.5 + 0.5 * std::clamp(jitter01, 0.0, 1.0));
@@ -200,8 +204,7 @@ void Alerting::deliver(const SpoolItem& item, double now) {
 void Alerting::finished(const SpoolItem& item, const HttpClientResponse& res) {
     in_flight_.erase(item.id);
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    const std::string what = res.status ? "HTTP " + std::to_string(res.status) + " " + res.body.substr(0, 200)
-                                        : res.error;
+    const std::string what = describe_answer(res);
     switch (classify(res.status)) {
     case DeliveryOutcome::delivered:
         store_.delivered(item.id, now);

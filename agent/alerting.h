@@ -61,6 +61,9 @@ enum class DeliveryOutcome { delivered, retry, give_up };
 // What an answer means: 2xx delivered; 0 (no answer), 408, 429 and 5xx retried; the
 // rest given up (a 4xx will not get better by asking again).
 DeliveryOutcome classify(int status);
+// What the spool and the log keep of an answer: status and the start of the body, or the
+// client's error.
+std::string describe_answer(const HttpClientResponse& res);
 // Backoff before attempt `attempts` + 1: base * 2^attempts capped at max, times a factor
 // in [0.5, 1) from `jitter01` in [0, 1) so that senders do not retry in lockstep.
 double backoff_seconds(const RetryPolicy& p, std::int64_t attempts, double jitter01);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 namespace homeostat::agent {
@@ -199,9 +200,16 @@ void parse_receivers(const std::string& path, const YAML::Node& list, Config& c,
 Result<Config> load_config(const std::string& path, Config c) {
     std::ifstream f(path);
     if (!f) return Error{"cannot read config file " + path + ": " + std::strerror(errno), errno};
+    std::ostringstream text;
+    text << f.rdbuf();
+    if (f.bad()) return Error{"cannot read config file " + path + ": " + std::strerror(errno), errno};
+    return load_config_text(text.str(), path, std::move(c));
+}
+
+Result<Config> load_config_text(const std::string& text, const std::string& path, Config c) {
     YAML::Node root;
     try {
-        root = YAML::Load(f);
+        root = YAML::Load(text);
     } catch (const YAML::Exception& e) {
         return Error{path + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                      ": invalid YAML: " + e.msg};

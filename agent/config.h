@@ -60,6 +60,8 @@ Result<std::chrono::nanoseconds> parse_duration(const std::string& text);
 // Loads a YAML file over the defaults. Every error is reported, one per line of the
 // message, as FILE:LINE:COLUMN: what is wrong and what is expected.
 Result<Config> load_config(const std::string& path, Config base = {});
+// The same for YAML text already read; `path` only names it in the errors.
+Result<Config> load_config_text(const std::string& text, const std::string& path, Config base = {});
 
 // Whether `listen` ("127.0.0.1:9464", "[::1]:9464") is a loopback address.
 bool is_loopback_listen(const std::string& listen);

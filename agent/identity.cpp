@@ -62,6 +62,30 @@ std::string proc_net_address(std::uint8_t family, const std::uint8_t (&addr)[16]
 
 } // namespace
 
+std::string printable_name(std::string_view raw) {
+    std::string out;
+    out.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size();) {
+        const auto c = static_cast<unsigned char>(raw[i]);
+        // Length of the sequence c starts, and the smallest code point it may encode
+        // (overlong forms are invalid).
+        const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+        bool ok = n != 0 && i + n <= raw.size();
+        for (std::size_t k = 1; ok && k < n; ++k) {
+            const auto cc = static_cast<unsigned char>(raw[i + k]);
+            ok = (cc & 0xC0) == 0x80;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+        ok = ok && cp >= kMin[n] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF) && cp >= 0x20 && cp != 0x7F;
+        if (ok) out.append(raw.substr(i, n));
+        else out += '?';
+        i += ok ? n : 1;
+    }
+    return out;
+}
+
 std::string service_from_cgroup_path(const std::string& path) {
     // Walk components from the leaf: the innermost unit or container wins.
     std::vector<std::string_view> parts;
@@ -84,7 +108,7 @@ std::string service_from_cgroup_path(const std::string& path) {
         }
         // cgroupfs driver: /docker/<id>, /kubepods/.../<id>
         if (c.size() == 64 && is_hex(c)) return "container:" + std::string(c.substr(0, 12));
-        if (c.ends_with(".service") && !c.starts_with("user@")) return std::string(c);
+        if (c.ends_with(".service") && !c.starts_with("user@")) return printable_name(c);
     }
     return {};
 }
@@ -193,10 +217,10 @@ const std::string& ServiceResolver::service_for_pid(std::uint32_t tgid, std::str
         if (comm.empty()) {
             // The process is gone already; the kernel's record of its name is all we have.
             // Not cached: a later process may reuse the pid.
-            scratch_ = comm_hint.empty() ? "unknown" : std::string(comm_hint);
+            scratch_ = comm_hint.empty() ? "unknown" : printable_name(comm_hint);
             return scratch_;
         }
-        service = comm;
+        service = printable_name(comm);
         if (auto port = lowest_listen_port(tgid)) service += ":" + std::to_string(*port);
     }
     if (pid_service_.size() > 65536) pid_service_.clear(); // bounded; rebuilt on demand

@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <string_view>
 #include <vector>
 
 #include "events.h"
@@ -25,6 +26,12 @@ namespace homeostat::agent {
 
 // Parses the systemd unit or container out of a cgroup path; empty if neither.
 std::string service_from_cgroup_path(const std::string& path);
+
+// `raw` with every byte that is not part of valid UTF-8, and every control character,
+// replaced by '?'. Service names come from process names and cgroup directories, which
+// any process may choose, and end up in JSON (/api/v1/anomalies, alert payloads: dump()
+// throws on invalid UTF-8) and in metric labels.
+std::string printable_name(std::string_view raw);
 
 class ServiceResolver {
 public:

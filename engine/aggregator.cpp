@@ -110,6 +110,9 @@ std::int64_t Aggregator::window_index(std::chrono::nanoseconds t) const {
 }
 
 std::int64_t Aggregator::advance_clock(std::chrono::nanoseconds now) {
+    // Monotonic clocks start at 0; a negative time (a u64 kernel timestamp >= 2^63 from a
+    // corrupt record, found by fuzz_events) would make the window start below INT64_MIN.
+    now = std::max(now, std::chrono::nanoseconds(0));
     if (now > latest_now_) latest_now_ = now;
     // Most records fall in the window of the previous one: skip the division.
     if (latest_now_ >= latest_window_start_ && latest_now_ - latest_window_start_ < config_.window)

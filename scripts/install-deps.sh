@@ -12,6 +12,9 @@ export DEBIAN_FRONTEND=noninteractive
 build=(build-essential cmake ninja-build pkg-config git clang llvm libbpf-dev bpftool libelf-dev
        zlib1g-dev libboost-dev libspdlog-dev libfmt-dev libyaml-cpp-dev nlohmann-json3-dev
        libsqlite3-dev libssl-dev file)
+# libFuzzer and the sanitizer runtimes for clang (scripts/fuzz.sh); g++ brings its own
+# (libasan8, libubsan1, libtsan2: dependencies of build-essential's libgcc-12-dev).
+hardening=(libclang-rt-14-dev)
 tests=(libgtest-dev libgmock-dev libbenchmark-dev nginx-light wrk curl iproute2 procps prometheus
        prometheus-alertmanager python3 python3-yaml systemd chromium tmux)
 command -v node >/dev/null 2>&1 || tests+=(nodejs)
@@ -28,4 +31,4 @@ fi
 trap 'if [ $own_policy = 1 ]; then rm -f "$policy"; fi' EXIT
 
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${build[@]}" "${tests[@]}"
+apt-get install -y -q --no-install-recommends "${build[@]}" "${hardening[@]}" "${tests[@]}"

@@ -244,6 +244,12 @@ TEST(Retry, Classify) {
     EXPECT_EQ(classify(302), DeliveryOutcome::give_up);
 }
 
+TEST(Retry, DescribeAnswerKeepsStatusAndTheStartOfTheBody) {
+    EXPECT_EQ(describe_answer({503, "try later", ""}), "HTTP 503 try later");
+    EXPECT_EQ(describe_answer({0, "", "connect: Connection refused"}), "connect: Connection refused");
+    EXPECT_EQ(describe_answer({400, std::string(100000, 'x'), ""}), "HTTP 400 " + std::string(200, 'x'));
+}
+
 TEST(Retry, ExponentialWithJitterAndCeiling) {
     RetryPolicy p;
     p.base_seconds = 1;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/testing/event_generator.h"
 
 using namespace homeostat::agent;
@@ -143,6 +145,40 @@ TEST_F(FakeProc, ClientOfAVanishedProcessUsesTheKernelsComm) {
     bool attributed = false;
     EXPECT_EQ(r.service_for(e, attributed), "wrk");
     EXPECT_TRUE(attributed);
+}
+
+TEST(PrintableName, KeepsUtf8AndReplacesEverythingElse) {
+    EXPECT_EQ(printable_name("nginx"), "nginx");
+    EXPECT_EQ(printable_name("\xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80"), "\xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80"); // Cyrillic
+    EXPECT_EQ(printable_name("\xf0\x9f\x94\xa5hot"), "\xf0\x9f\x94\xa5hot");                                       // 4 bytes
+    EXPECT_EQ(printable_name("\xff" "bad\x01\x7f"), "?bad??");
+    EXPECT_EQ(printable_name("cut\xd1"), "cut?");            // a sequence cut by the 16-byte comm
+    EXPECT_EQ(printable_name("\xc0\xaf"), "??");             // overlong '/'
+    EXPECT_EQ(printable_name("\xed\xa0\x80"), "???");        // a UTF-16 surrogate
+    EXPECT_EQ(printable_name("\xf4\x90\x80\x80"), "????");  // beyond U+10FFFF
+}
+
+// Found by fuzz_events (docs/hardening.md): a process can name itself anything
+// (prctl(PR_SET_NAME)); its raw bytes became the service name, and the JSON of
+// /api/v1/anomalies and of every alert payload about it threw on dump().
+TEST_F(FakeProc, ServiceNamesFromProcessNamesAreValidUtf8) {
+    process(600, "\xff\xfe" "evil\x1b[2J", "0::/\n", {});
+    ServiceResolver r(root_.string());
+    const std::string from_proc = r.service_for_pid(600);
+    EXPECT_EQ(from_proc, "??evil?[2J");
+    EXPECT_NO_THROW((void)nlohmann::json(from_proc).dump());
+
+    hs_http_exchange e{}; // a client that exited before we looked: the kernel's comm
+    e.role = HS_ROLE_CLIENT;
+    e.flags = HS_XF_OWNER_KNOWN;
+    e.tgid = 998;
+    std::memcpy(e.comm, "py\xc3", 3);
+    bool attributed = false;
+    const std::string from_event = r.service_for(e, attributed);
+    EXPECT_EQ(from_event, "py?");
+    EXPECT_NO_THROW((void)nlohmann::json(from_event).dump());
+
+    EXPECT_EQ(service_from_cgroup_path("/system.slice/a\xff" "b.service"), "a?b.service");
 }
 
 TEST_F(FakeProc, ClientConnectionOlderThanTheDaemonIsFoundByItsAddresses) {

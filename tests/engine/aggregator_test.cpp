@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -106,6 +107,20 @@ TEST(Aggregator, EveryBoundIsInclusive) {
             EXPECT_EQ(x->latency.bucket_counts[j], i == j ? 1u : 0u)
                 << "latency " << bounds[i] << " s, bucket " << j;
     }
+}
+
+// Found by fuzz_events (docs/hardening.md, tests/fuzz/regressions/events/negative_time):
+// the pipeline passes the record's u64 resp_start_ns as the clock, and one >= 2^63 is a
+// negative time whose window start overflowed int64 (UBSan: signed overflow).
+TEST(Aggregator, NegativeTimeCountsInTheFirstWindow) {
+    Aggregator agg;
+    EventGenerator gen;
+    hs_http_exchange ev = gen.exchange(HS_M_GET, "/x", 200, 5ms);
+    agg.record("api", ev, std::chrono::nanoseconds(std::numeric_limits<std::int64_t>::min() + 5));
+    const Snapshot s = agg.snapshot(1s);
+    const auto* x = find_series(s, "api", "/x");
+    ASSERT_NE(x, nullptr);
+    EXPECT_EQ(x->latency.count, 1u);
 }
 
 TEST(Aggregator, LatencyUnderflowIsZero) {
