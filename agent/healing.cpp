@@ -327,10 +327,12 @@ void Healing::handle(const Decision& d, const std::vector<exporters::ServiceHeal
         audit(d, to_string(d.verdict), what + " " + to_string(d.verdict), detail, now);
         return;
     case Verdict::verified: {
-        const std::uint64_t original = d.rollback_of ? d.rollback_of : d.id;
+        // The planner gives a verification an id of its own; the action it judged is verified_of.
+        const std::uint64_t original = d.verified_of;
         const std::string verdict = d.improved ? "verified" : "not_improved";
-        spdlog::info("healing: {} {}: {}", what, verdict, d.reason);
+        spdlog::info("healing: {} {}: {}; {}", what, verdict, d.reason, d.evidence);
         ++counts_[verdict];
+        changes_.erase(original); // judged for good: nothing left to undo
         if (auto it = audit_rows_.find(original); store_ && it != audit_rows_.end())
             store_->update_action(it->second, verdict, detail.dump(), now);
         return;

@@ -296,6 +296,7 @@ std::vector<Decision> Planner::verify(const std::vector<ServiceState>& services,
             d.verdict = Verdict::verified;
             d.reason = improved ? "improved" : "not improved; " + std::string(p.rollback ? "cannot be rolled back" : "rollback disabled");
             d.rollback_of = 0;
+            d.verified_of = p.id;
             d.id = next_id_++;
             d.decided_at = now;
         } else {
@@ -330,6 +331,7 @@ nlohmann::json to_json(const Decision& d) {
             {"critical_alert", d.critical_alert},
             {"repeat", d.repeat},
             {"rollback_of", d.rollback_of},
+            {"verified_of", d.verified_of},
             {"previous_value", d.previous_value},
             {"verify", {{"signal", d.verify_signal}, {"service", d.verify_service}, {"anomaly", d.verify_anomaly},
                         {"seconds", d.verify_seconds}, {"min_improvement", d.min_improvement}, {"rollback", d.rollback},
@@ -354,6 +356,7 @@ Decision decision_from(const nlohmann::json& j) {
     d.critical_alert = j.at("critical_alert").get<bool>();
     d.repeat = j.at("repeat").get<bool>();
     d.rollback_of = j.at("rollback_of").get<std::uint64_t>();
+    d.verified_of = j.value("verified_of", std::uint64_t{0}); // absent in states saved before it existed
     d.previous_value = j.at("previous_value").get<double>();
     const auto& v = j.at("verify");
     d.verify_signal = v.at("signal").get<std::string>();

@@ -69,6 +69,7 @@ struct Decision {
     // previous decision: an open anomaly asks every window, the log may fold these.
     bool repeat = false;
     std::uint64_t rollback_of = 0; // a rollback: the decision it undoes
+    std::uint64_t verified_of = 0; // verified: the decision it judged (its audit record is updated)
     double previous_value = 0;     // the knob before the action (0: no limit was set)
     // Verification (execute only). baseline: the signal when decided; pass it (or a fresher
     // reading) to register_applied().

@@ -315,6 +315,32 @@ def artifacts_dir(name: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------------
+# cgroups: tests create theirs beneath their own (shared/ENVIRONMENT.md).
+
+def own_v1_cgroup(controller: str) -> str:
+    """This process's cgroup in the v1 hierarchy of `controller` ("/" at the root)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, ctrls, path = line.split(":", 2)
+        if controller in ctrls.split(","):
+            return path
+    raise AssertionError(f"this process is in no v1 {controller} cgroup: the test needs the v1 "
+                         f"{controller} controller (see shared/ENVIRONMENT.md)")
+
+
+def remove_cgroup(cg: Path) -> None:
+    """rmdir, retried for up to 5 s while the killed processes leave it; gone is fine."""
+    for _ in range(50):
+        try:
+            cg.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"could not remove {cg}")
+
+
+# ---------------------------------------------------------------------------------------
 # Prometheus text exposition (0.0.4) parsing.
 
 _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -692,6 +718,20 @@ def poll(pred: Callable[[], object], timeout: float, interval: float = 0.2):
 
 # ---------------------------------------------------------------------------------------
 # Load generators.
+
+def paced(step: Callable[[], None], rate: float, stop: threading.Event, deadline: float) -> None:
+    """Call step() `rate` times a second until stop is set or the monotonic deadline passes.
+    A slow step delays the next one; the loop never bursts to catch up."""
+    next_at = time.monotonic()
+    while not stop.is_set() and time.monotonic() < deadline:
+        step()
+        next_at += 1.0 / rate
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            stop.wait(delay)
+        else:
+            next_at = time.monotonic()
+
 
 @dataclass
 class CurlResult:

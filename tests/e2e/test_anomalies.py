@@ -77,10 +77,10 @@ class Load:
             t.join(10)
 
     def _run(self, route: str):
-        period = 1.0 / RATE_PER_THREAD
         conn = None
-        next_at = time.monotonic()
-        while not self.stop_event.is_set() and time.monotonic() < self.deadline:
+
+        def one():
+            nonlocal conn
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
@@ -93,12 +93,8 @@ class Load:
             except (OSError, http.client.HTTPException) as e:
                 self.errors.append(f"{route}: {e!r}")
                 conn = None
-            next_at += period
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                self.stop_event.wait(delay)
-            else:
-                next_at = time.monotonic()  # slow server: do not burst to catch up
+
+        h.paced(one, RATE_PER_THREAD, self.stop_event, self.deadline)
         if conn is not None:
             conn.close()
 

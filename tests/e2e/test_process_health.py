@@ -63,15 +63,6 @@ def vmrss_bytes(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-def own_v1_cgroup(controller: str) -> str:
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, ctrls, path = line.split(":", 2)
-        if controller in ctrls.split(","):
-            return path
-    raise AssertionError(f"this process is in no v1 {controller} cgroup: the test needs the v1 "
-                         f"{controller} controller (see shared/ENVIRONMENT.md)")
-
-
 class ProcessHealth(HealthTestCase):
     def wait_service(self, service: str, processes: int, timeout: float = 10) -> None:
         got = h.settle(lambda: self.metric_value("homeostat_service_processes", service=service),
@@ -129,7 +120,7 @@ class ProcessHealth(HealthTestCase):
         mem_root = Path("/sys/fs/cgroup/memory")
         if not (mem_root / "memory.limit_in_bytes").exists() and not mem_root.is_dir():
             raise AssertionError("no v1 memory hierarchy at /sys/fs/cgroup/memory: this test needs it")
-        cg = mem_root / own_v1_cgroup("memory").lstrip("/") / unit
+        cg = mem_root / h.own_v1_cgroup("memory").lstrip("/") / unit
         cg.mkdir()
         try:
             (cg / "memory.limit_in_bytes").write_text(str(64 << 20))
@@ -163,16 +154,7 @@ class ProcessHealth(HealthTestCase):
             self.assertEqual(found[0]["at_open"]["observed"], 1)
             self.assertEqual(found[0]["signal"], "oom_kills")
         finally:
-            for _ in range(50):
-                try:
-                    cg.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                raise AssertionError(f"could not remove {cg}")
+            h.remove_cgroup(cg)
 
 
 if __name__ == "__main__":

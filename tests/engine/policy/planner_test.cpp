@@ -235,6 +235,9 @@ TEST(Planner, VerificationKeepsAnImprovement) {
     EXPECT_EQ(r[0].verdict, Verdict::verified);
     EXPECT_TRUE(r[0].improved);
     EXPECT_EQ(r[0].rollback_of, 0u);
+    EXPECT_EQ(r[0].verified_of, d[0].id); // the agent updates that decision's audit record
+    EXPECT_NE(r[0].id, d[0].id);
+    EXPECT_EQ(to_json(r[0])["verified_of"], d[0].id);
 }
 
 TEST(Planner, ConfigRuleRollsBackToo) {
