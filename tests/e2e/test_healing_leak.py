@@ -28,7 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 import health_case  # noqa: E402
-from test_process_health import own_v1_cgroup  # noqa: E402
 
 PID = os.getpid()
 MIB = 1 << 20
@@ -113,7 +112,7 @@ class HealingLeak(health_case.HealthTestCase):
     def start_servers(cls):
         if not (MEM_ROOT / "memory.limit_in_bytes").exists():
             raise AssertionError(f"no v1 memory hierarchy at {MEM_ROOT}: this test needs it")
-        cls.own_mem = MEM_ROOT / own_v1_cgroup("memory").lstrip("/")
+        cls.own_mem = MEM_ROOT / h.own_v1_cgroup("memory").lstrip("/")
         cls.name = f"hsleak{PID}"
         cls.leaker = cls.script(cls.name, LEAK)
         cls.cgroups: list[Path] = []
