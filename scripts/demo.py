@@ -124,19 +124,12 @@ class Demo:
         self.cgroups: list[Path] = []
 
     def cgroup(self, name: str, quota_us: int = -1, shares: int = 1024) -> Path:
-        cg = self.parent / name
-        cg.mkdir()
+        cg = h.cpu_cgroup(self.parent, name, PERIOD_US, quota_us, shares)
         self.cgroups.append(cg)
-        (cg / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (cg / "cpu.cfs_quota_us").write_text(str(quota_us))
-        (cg / "cpu.shares").write_text(str(shares))
         return cg
 
     def start_in(self, cg: Path, name: str, src: str, *args: str) -> h.Managed:
-        script = self.workdir / name
-        script.write_text(f"#!{sys.executable}\n{src}")
-        script.chmod(0o755)
-        return self.procs.start(name, ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec {script} " + " ".join(args)])
+        return h.start_script_in(self.procs, self.workdir, cg, name, src, *args)
 
     def get(self, path: str) -> dict:
         status, _, body = self.daemon.get(path)

@@ -719,6 +719,27 @@ def poll(pred: Callable[[], object], timeout: float, interval: float = 0.2):
 # ---------------------------------------------------------------------------------------
 # Load generators.
 
+def cpu_cgroup(parent: Path, name: str, period_us: int, quota_us: int = -1, shares: int = 1024) -> Path:
+    """A v1 cpu cgroup `name` beneath `parent` (which the caller made beneath its own cgroup)
+    with a CFS period, quota (-1: none) and shares. The caller removes it (remove_cgroup)."""
+    cg = parent / name
+    cg.mkdir()
+    (cg / "cpu.cfs_period_us").write_text(str(period_us))
+    (cg / "cpu.cfs_quota_us").write_text(str(quota_us))
+    (cg / "cpu.shares").write_text(str(shares))
+    return cg
+
+
+def start_script_in(procs: "ProcessSet", workdir: Path, cg: Path, name: str, src: str,
+                    *args: str) -> "Managed":
+    """Python source `src` as an executable named `name` (so its comm, hence its service,
+    is `name`), started inside the v1 cgroup `cg` from its first instruction."""
+    script = workdir / name
+    script.write_text(f"#!{sys.executable}\n{src}")
+    script.chmod(0o755)
+    return procs.start(name, ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec {script} " + " ".join(args)])
+
+
 def paced(step: Callable[[], None], rate: float, stop: threading.Event, deadline: float) -> None:
     """Call step() `rate` times a second until stop is set or the monotonic deadline passes.
     A slow step delays the next one; the loop never bursts to catch up."""

@@ -148,21 +148,13 @@ class HealingNoisyNeighbour(h.DaemonTestCase):
 
     @classmethod
     def cgroup(cls, name: str, quota_us: int = -1, shares: int = 1024) -> Path:
-        cg = cls.parent / name
-        cg.mkdir()
+        cg = h.cpu_cgroup(cls.parent, name, PERIOD_US, quota_us, shares)
         cls.cgroups.append(cg)
-        (cg / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-        (cg / "cpu.cfs_quota_us").write_text(str(quota_us))
-        (cg / "cpu.shares").write_text(str(shares))
         return cg
 
     @classmethod
     def start_in(cls, cg: Path, name: str, src: str, *args: str) -> h.Managed:
-        script = cls.workdir / name
-        script.write_text(f"#!{sys.executable}\n{src}")
-        script.chmod(0o755)
-        return cls.procs.start(name, ["sh", "-c", f"echo $$ > {cg}/cgroup.procs && exec {script} "
-                                                  + " ".join(args)])
+        return h.start_script_in(cls.procs, cls.workdir, cg, name, src, *args)
 
     @classmethod
     def remove_cgroups(cls):
