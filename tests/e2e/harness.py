@@ -964,6 +964,23 @@ def nginx_check_argv(d: Path, fail_marker: Path | None = None) -> list[str]:
     return ["/bin/sh", "-c", check]
 
 
+def healing_yaml_head(**guardrails) -> str:
+    """The start of a config for a healing test on 1 s windows (5 windows of warm-up, no
+    rules, acting for real): add `  files:` and what the test needs after it."""
+    extra = "".join(f"    {k}: {v}\n" for k, v in guardrails.items())
+    return ("aggregation:\n  window: 1s\ndetection:\n  warmup: 5\nhealing:\n  guardrails:\n"
+            f"    dry_run: false\n{extra}  rules: []\n")
+
+
+def nginx_file_yaml(name: str, path: Path, template: str, d: Path, fail_marker: Path | None = None) -> str:
+    """A healing.files entry (YAML, indented for `  files:`) for a file nginx in `d` (from
+    start_nginx) includes: `template` (YAML double-quoted text), checked with `nginx -t`
+    and reloaded with SIGHUP to its master."""
+    return (f"    - name: {name}\n      path: {path}\n      template: \"{template}\"\n"
+            f"      check: {json.dumps(nginx_check_argv(d, fail_marker))}\n"
+            f"      reload_signal: HUP\n      reload_pidfile: {d}/nginx.pid\n")
+
+
 def wait_ready(port: int, m: Managed, timeout: float = 30) -> None:
     """Until 127.0.0.1:port/-/ready answers 200 (Prometheus and Alertmanager have it)."""
     wait_for_port(port, timeout=timeout, proc=m)

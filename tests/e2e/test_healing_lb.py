@@ -53,29 +53,11 @@ class HealingLoadBalancing(h.DaemonTestCase):
                     f"server {cls.b} weight={{{{weight.{key(cls.b)}}}}};\\n")
         cfg = cls.workdir / "homeostat.yaml"
         group = "alpha: 0.8, min_requests: 10, cooldown: 4s, latency_floor: 50ms"
-        cfg.write_text(f"""\
-aggregation:
-  window: 1s
-detection:
-  warmup: 5
-healing:
-  guardrails:
-    dry_run: false
-    max_actions_per_service_per_hour: 20
-  rules: []
-  files:
-    - name: lb-upstreams
-      path: {cls.real['include']}
-      template: "{template}"
-      check: {json.dumps(h.nginx_check_argv(cls.real['dir']))}
-      reload_signal: HUP
-      reload_pidfile: {cls.real['dir']}/nginx.pid
-    - name: lb-dry-upstreams
-      path: {cls.dry['include']}
-      template: "{{{{upstream_servers}}}}\\n"
-      check: {json.dumps(h.nginx_check_argv(cls.dry['dir']))}
-      reload_signal: HUP
-      reload_pidfile: {cls.dry['dir']}/nginx.pid
+        cfg.write_text(h.healing_yaml_head(max_actions_per_service_per_hour=20) + "  files:\n"
+                       + h.nginx_file_yaml("lb-upstreams", cls.real["include"], template, cls.real["dir"])
+                       + h.nginx_file_yaml("lb-dry-upstreams", cls.dry["include"], "{{upstream_servers}}\\n",
+                                           cls.dry["dir"])
+                       + f"""\
   load_balancing:
     - {{service: "nginx:{cls.real['port']}", upstreams: ["{cls.a}", "{cls.b}"], file: lb-upstreams, {group}}}
     - {{service: "nginx:{cls.dry['port']}", upstreams: ["127.0.0.1:*"], file: lb-dry-upstreams, dry_run: true,

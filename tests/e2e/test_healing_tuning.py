@@ -49,25 +49,11 @@ class HealingTuning(h.DaemonTestCase):
                   "        }\n")
         cls.nginx, cls.port, _ = h.start_nginx(cls.procs, cls.workdir, server_body=server, http_extra=upstream)
         cls.fail_marker = cls.workdir / "fail-check"
-        check = json.dumps(h.nginx_check_argv(cls.ndir, cls.fail_marker))
         cfg = cls.workdir / "homeostat.yaml"
-        cfg.write_text(f"""\
-aggregation:
-  window: 1s
-detection:
-  warmup: 5
-healing:
-  guardrails:
-    dry_run: false
-    cooldown_seconds: 2s
-  rules: []
-  files:
-    - name: nginx-timeouts
-      path: {cls.include}
-      template: "proxy_read_timeout {{{{timeout_s}}}}s;\\n"
-      check: {check}
-      reload_signal: HUP
-      reload_pidfile: {cls.ndir}/nginx.pid
+        cfg.write_text(h.healing_yaml_head(cooldown_seconds="2s") + "  files:\n"
+                       + h.nginx_file_yaml("nginx-timeouts", cls.include, "proxy_read_timeout {{timeout_s}}s;\\n",
+                                           cls.ndir, cls.fail_marker)
+                       + f"""\
   tuning:
     min_requests: 10
     cooldown: 2s
