@@ -393,7 +393,7 @@ void Healing::handle(const Decision& d, const std::vector<exporters::ServiceHeal
                 else spdlog::error("healing: {} failed: {}", what, r.error().message);
                 if (d.action.rule == "tuner" && d.action.vars.count("upstream"))
                     tuner_.forget(d.action.service, d.action.vars.at("upstream")); // propose again
-                if (d.action.rule == LoadBalancer::kRule)
+                if (d.action.rule == engine::policy::LoadBalancer::kRule)
                     if (auto g = balancer_.group_of_file(d.action.target)) balancer_.forget(*g);
                 audit(d, dry ? "dry_run" : "failed", what + ": " + r.error().message, detail, t0);
                 return;

@@ -30,9 +30,9 @@
 
 #include "agent/actuators/actuators.h"
 #include "agent/healing_config.h"
-#include "agent/load_balancing.h"
 #include "agent/store.h"
 #include "engine/detect/live_monitor.h"
+#include "engine/policy/load_balancer.h"
 #include "engine/policy/planner.h"
 #include "engine/policy/tuner.h"
 #include "engine/snapshot.h"
@@ -102,7 +102,7 @@ private:
     bool systemd_running_;
     engine::policy::Planner planner_;
     engine::policy::Tuner tuner_;
-    LoadBalancer balancer_;
+    engine::policy::LoadBalancer balancer_;
     std::unique_ptr<actuators::Actuators> actuators_;
 
     std::map<std::uint64_t, actuators::Change> changes_;  // decision id → what it changed

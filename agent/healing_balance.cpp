@@ -1,4 +1,4 @@
-// Healing's load-balancing step (agent/load_balancing.h): the balancer's proposals go
+// Healing's load-balancing step (engine/policy/load_balancer.h): the balancer's proposals go
 // through the planner's guardrails like the tuner's, and are audited and carried out by
 // Healing::handle.
 #include "agent/healing.h"

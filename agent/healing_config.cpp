@@ -251,7 +251,7 @@ void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
               {"service", "upstreams", "file", "min_weight", "max_weight", "alpha", "min_requests", "cooldown",
                "min_change", "latency_floor", "dry_run"},
               e);
-        LoadBalancingGroup g;
+        engine::policy::LoadBalancingGroup g;
         if (x.contains("service")) text(x["service"], at + ".service", g.service, e);
         else e.add(at, "missing required key 'service'");
         if (x.contains("file")) text(x["file"], at + ".file", g.file, e);
@@ -262,7 +262,7 @@ void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
             if (g.upstreams.empty()) e.add(at + ".upstreams", "expected at least one \"address:port\" (or a glob)");
             for (std::size_t k = 0; k < g.upstreams.size(); ++k) {
                 const std::string& u = g.upstreams[k];
-                if (u.find_first_of("*?") == std::string::npos && !LoadBalancer::valid_upstream(u))
+                if (u.find_first_of("*?") == std::string::npos && !engine::policy::LoadBalancer::valid_upstream(u))
                     e.add(at + ".upstreams[" + std::to_string(k) + "]",
                           "expected an IP address and port (\"127.0.0.1:8081\") or a glob, got '" + u + "'");
             }

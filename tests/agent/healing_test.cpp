@@ -133,7 +133,7 @@ TEST_F(HealingTest, LoadBalancingWritesWeightsAuditsAndPersists) {
     const nlohmann::json section = {
         {"guardrails", {{"dry_run", false}}},
         {"rules", nlohmann::json::array()},
-        {"files", {{{"name", "lb"}, {"path", file.string()}, {"template", "{{upstream_servers}}\n"}}}},
+        {"files", {{{"name", "lb"}, {"path", file.string()}, {"template", "{{upstream_servers}} # {{weight.127.0.0.1_8082}}\n"}}}},
         {"load_balancing",
          {{{"service", "nginx*"}, {"upstreams", {"127.0.0.1:8081", "127.0.0.1:8082"}}, {"file", "lb"},
            {"alpha", 0.5}, {"min_requests", 10}, {"cooldown", "30s"}}}}};
@@ -158,7 +158,7 @@ TEST_F(HealingTest, LoadBalancingWritesWeightsAuditsAndPersists) {
         healing.evaluate({}, {}, window(0.002), 1, 1000);
         healing.evaluate({}, {}, window(0.3), 1, 1001);
         drain(healing);
-        EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6;");
+        EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6; # 6");
         auto rows = store_->actions("", 10);
         ASSERT_TRUE(rows);
         ASSERT_EQ(rows.value().size(), 1u);
@@ -179,7 +179,7 @@ TEST_F(HealingTest, LoadBalancingWritesWeightsAuditsAndPersists) {
     slow_8081.pop_back();
     again.evaluate({}, {}, slow_8081, 1, 1003);
     drain(again);
-    EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6;");
+    EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6; # 6");
     auto rows = store_->actions("", 10);
     ASSERT_TRUE(rows);
     EXPECT_EQ(rows.value().size(), 1u);

@@ -1,4 +1,4 @@
-#include "agent/load_balancing.h"
+#include "engine/policy/load_balancer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,10 +6,12 @@
 
 #include "engine/policy/rules.h"
 
-namespace homeostat::agent {
+namespace homeostat::engine::policy {
 namespace {
 
-bool has_glob(const std::string& p) { return p.find_first_of("*?") != std::string::npos; }
+bool has_glob(const std::string& p) {
+    return p.find_first_of("*?") != std::string::npos;
+}
 
 std::string fixed(double v, int decimals) {
     char b[64];
@@ -21,7 +23,8 @@ std::string fixed(double v, int decimals) {
 
 LoadBalancer::LoadBalancer(std::vector<LoadBalancingGroup> groups) : groups_(std::move(groups)) {
     state_.reserve(groups_.size());
-    for (const auto& g : groups_) state_.push_back(State{engine::policy::UpstreamHealth(g.health)});
+    for (const auto& g : groups_)
+        state_.push_back(State{UpstreamHealth(g.health)});
 }
 
 bool LoadBalancer::valid_upstream(const std::string& upstream) {
@@ -29,8 +32,9 @@ bool LoadBalancer::valid_upstream(const std::string& upstream) {
     if (colon == std::string::npos || colon == 0) return false;
     const std::string port = upstream.substr(colon + 1);
     if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit)) return false;
-    return std::all_of(upstream.begin(), upstream.begin() + static_cast<std::ptrdiff_t>(colon),
-                       [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':'; });
+    return std::all_of(upstream.begin(), upstream.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c)) || c == '.' || c == ':';
+    });
 }
 
 std::string LoadBalancer::var_key(const std::string& upstream) {
@@ -49,11 +53,11 @@ std::string LoadBalancer::server_text(const std::string& upstream) {
 
 bool LoadBalancer::member(const LoadBalancingGroup& g, const std::string& upstream) const {
     for (const auto& p : g.upstreams)
-        if (engine::policy::glob_match(p, upstream)) return true;
+        if (glob_match(p, upstream)) return true;
     return false;
 }
 
-std::vector<LoadBalancer::Proposal> LoadBalancer::observe(const std::vector<engine::EndpointWindow>& window,
+std::vector<LoadBalancer::Proposal> LoadBalancer::observe(const std::vector<EndpointWindow>& window,
                                                           double now) {
     std::vector<Proposal> out;
     for (std::size_t i = 0; i < groups_.size(); ++i) {
@@ -61,8 +65,8 @@ std::vector<LoadBalancer::Proposal> LoadBalancer::observe(const std::vector<engi
         State& st = state_[i];
         std::map<std::string, std::uint64_t> calls_by_service;
         for (const auto& e : window) {
-            if (e.role != engine::Role::client || e.count == 0 || e.peer_address.empty()) continue;
-            if (!engine::policy::glob_match(g.service, e.service)) continue;
+            if (e.role != Role::client || e.count == 0 || e.peer_address.empty()) continue;
+            if (!glob_match(g.service, e.service)) continue;
             const std::string upstream = e.peer_address + ":" + std::to_string(e.peer_port);
             if (!valid_upstream(upstream) || !member(g, upstream)) continue;
             Batch& b = st.batches[upstream];
@@ -101,14 +105,15 @@ std::vector<LoadBalancer::Proposal> LoadBalancer::observe(const std::vector<engi
         };
         const double step = std::max(1.0, g.min_change * g.health.max_weight);
         bool moved = false;
-        for (const auto& [u, w] : weights) moved |= std::fabs(double(w) - double(before(u))) >= step;
+        for (const auto& [u, w] : weights)
+            moved |= std::fabs(double(w) - double(before(u))) >= step;
         if (!moved || now - st.written_at < g.cooldown_seconds) continue;
 
         Proposal p;
         p.group = i;
         p.weights = weights;
         auto& a = p.action;
-        a.kind = engine::policy::ActionKind::config_file;
+        a.kind = ActionKind::config_file;
         a.service = st.service;
         a.target = g.file;
         a.rule = kRule;
@@ -120,8 +125,10 @@ std::vector<LoadBalancer::Proposal> LoadBalancer::observe(const std::vector<engi
             const std::string k = var_key(u);
             const std::string wt = std::to_string(w);
             a.vars["weight." + k] = wt;
-            servers += std::string(servers.empty() ? "" : " ") + "server " + server_text(u) + " weight=" + wt + ";";
-            short_list += std::string(short_list.empty() ? "" : ", ") + u + " " + std::to_string(before(u)) + "→" + wt;
+            servers +=
+                std::string(servers.empty() ? "" : " ") + "server " + server_text(u) + " weight=" + wt + ";";
+            short_list +=
+                std::string(short_list.empty() ? "" : ", ") + u + " " + std::to_string(before(u)) + "→" + wt;
             const auto avg = st.health.averages(u);
             nlohmann::json x = {{"weight", w}, {"previous_weight", before(u)}};
             if (avg) {
@@ -176,9 +183,13 @@ nlohmann::json LoadBalancer::save() const {
     for (std::size_t i = 0; i < groups_.size(); ++i) {
         const State& st = state_[i];
         nlohmann::json w = nlohmann::json::object();
-        for (const auto& [u, x] : st.written) w[u] = x;
-        groups.push_back({{"file", groups_[i].file}, {"service", st.service}, {"health", st.health.save()},
-                          {"written", w}, {"written_at", st.written_at}});
+        for (const auto& [u, x] : st.written)
+            w[u] = x;
+        groups.push_back({{"file", groups_[i].file},
+                          {"service", st.service},
+                          {"health", st.health.save()},
+                          {"written", w},
+                          {"written_at", st.written_at}});
     }
     return {{"version", 1}, {"groups", groups}};
 }
@@ -194,7 +205,8 @@ void LoadBalancer::load(const nlohmann::json& j) {
         st.health.load(x.at("health"));
         st.service = x.at("service").get<std::string>();
         st.written.clear();
-        for (const auto& [u, w] : x.at("written").items()) st.written[u] = w.get<std::uint32_t>();
+        for (const auto& [u, w] : x.at("written").items())
+            st.written[u] = w.get<std::uint32_t>();
         st.written_at = x.at("written_at").get<double>();
         st.previous = st.written;
         st.previous_at = st.written_at;
@@ -202,4 +214,4 @@ void LoadBalancer::load(const nlohmann::json& j) {
     state_ = std::move(loaded);
 }
 
-} // namespace homeostat::agent
+} // namespace homeostat::engine::policy

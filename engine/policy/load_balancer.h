@@ -1,13 +1,14 @@
 // Load-balancer weights from upstream health (healing.load_balancing, docs/healing.md).
+// The agent (agent/healing_balance.cpp) feeds it every window and carries out its proposals.
 //
 // Per configured group (a client service, its upstreams, one healing.files entry), every
 // window's client-side figures of the service's calls to each upstream (count, 5xx,
 // median latency) are summed until an upstream has min_requests calls; then that batch
-// feeds engine::policy::UpstreamHealth (EMA of latency and of success ratio), whose
+// feeds UpstreamHealth (EMA of latency and of success ratio), whose
 // weights() say what each upstream deserves (best = max_weight, a sick one down to
 // min_weight: a trickle keeps its recovery visible). When a weight moved by at least
 // min_change × max_weight from what was last written, and the group's cooldown has
-// passed, a config_file action is proposed; Healing sends it through Planner::decide
+// passed, a config_file action is proposed; the agent sends it through Planner::decide
 // (global and per-group dry-run, hourly cap, cooldown) to the config_file actuator
 // (atomic write with a backup, check, reload, restore on failure).
 //
@@ -37,18 +38,18 @@
 #include "engine/policy/tuner.h"
 #include "engine/snapshot.h"
 
-namespace homeostat::agent {
+namespace homeostat::engine::policy {
 
 struct LoadBalancingGroup {
-    std::string service;                // glob over client service names ("nginx:8080", "nginx*")
-    std::vector<std::string> upstreams; // "address:port" or globs of it
-    std::string file;                   // a healing.files[].name
-    engine::policy::UpstreamHealthConfig health; // alpha, min_weight, max_weight
-    std::uint64_t min_requests = 20;    // calls to one upstream behind one EMA step
-    double cooldown_seconds = 60;       // between two writes of the group's file
-    double min_change = 0.1;            // × max_weight: a weight change worth a reload
+    std::string service;                 // glob over client service names ("nginx:8080", "nginx*")
+    std::vector<std::string> upstreams;  // "address:port" or globs of it
+    std::string file;                    // a healing.files[].name
+    UpstreamHealthConfig health;         // alpha, min_weight, max_weight
+    std::uint64_t min_requests = 20;     // calls to one upstream behind one EMA step
+    double cooldown_seconds = 60;        // between two writes of the group's file
+    double min_change = 0.1;             // × max_weight: a weight change worth a reload
     double latency_floor_seconds = 0.01; // latencies below count as this (noise among fast ones)
-    bool dry_run = false;               // this group only shows what it would write
+    bool dry_run = false;                // this group only shows what it would write
 };
 
 class LoadBalancer {
@@ -59,16 +60,16 @@ public:
 
     struct Proposal {
         std::size_t group = 0;
-        engine::policy::Action action; // config_file, rule kRule, vars as above
-        std::string evidence;          // per upstream: score, EMA latency, success ratio, weight
+        Action action;        // config_file, rule kRule, vars as above
+        std::string evidence; // per upstream: score, EMA latency, success ratio, weight
         std::map<std::string, std::uint32_t> weights; // upstream → weight
-        nlohmann::json detail;         // the same as data, for /api/v1/tuned
+        nlohmann::json detail;                        // the same as data, for /api/v1/tuned
     };
 
     // One window's endpoints (the client ones are used). Proposals for groups whose weights
     // changed meaningfully and whose cooldown passed; each is remembered as written (the
     // cooldown starts) until forget() says it was not.
-    std::vector<Proposal> observe(const std::vector<engine::EndpointWindow>& window, double now);
+    std::vector<Proposal> observe(const std::vector<EndpointWindow>& window, double now);
     // The proposal of `group` was refused or failed: propose again next window.
     void forget(std::size_t group);
     // The group whose file is `file` (a config_file action's target), if one.
@@ -94,16 +95,16 @@ private:
         double latency_sum = 0; // Σ p50 × count
     };
     struct State {
-        engine::policy::UpstreamHealth health;
-        std::map<std::string, Batch> batches;                    // upstream → calls not yet in the EMA
-        std::map<std::string, std::uint32_t> written;            // last proposed (empty: never)
-        std::map<std::string, std::uint32_t> previous;           // before that (forget() restores it)
+        UpstreamHealth health;
+        std::map<std::string, Batch> batches;          // upstream → calls not yet in the EMA
+        std::map<std::string, std::uint32_t> written;  // last proposed (empty: never)
+        std::map<std::string, std::uint32_t> previous; // before that (forget() restores it)
         double written_at = -1e18, previous_at = -1e18;
-        std::string service;                                     // the client service seen last
+        std::string service; // the client service seen last
     };
     bool member(const LoadBalancingGroup& g, const std::string& upstream) const;
     std::vector<LoadBalancingGroup> groups_;
     std::vector<State> state_;
 };
 
-} // namespace homeostat::agent
+} // namespace homeostat::engine::policy

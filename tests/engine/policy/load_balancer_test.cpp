@@ -1,19 +1,17 @@
 // LoadBalancer: client-side figures → EMA health → weights → a config_file proposal, with
 // min_requests, min_change, cooldown, forget() and saved state.
-#include "agent/load_balancing.h"
+#include "engine/policy/load_balancer.h"
 
 #include <gtest/gtest.h>
 
-#include "agent/actuators/template.h"
-
-namespace homeostat::agent {
+namespace homeostat::engine::policy {
 namespace {
 
-engine::EndpointWindow call(const std::string& service, const std::string& address, std::uint16_t port,
-                            std::uint64_t count, std::uint64_t errors, double p50) {
-    engine::EndpointWindow e;
+EndpointWindow call(const std::string& service, const std::string& address, std::uint16_t port,
+                    std::uint64_t count, std::uint64_t errors, double p50) {
+    EndpointWindow e;
     e.service = service;
-    e.role = engine::Role::client;
+    e.role = Role::client;
     e.method = "GET";
     e.route = "/work";
     e.peer_address = address;
@@ -36,15 +34,17 @@ LoadBalancingGroup group() {
 }
 
 // Both healthy, then :8082 answers in 300 ms.
-std::vector<engine::EndpointWindow> window(double slow_p50, std::uint64_t errors = 0) {
-    return {call("nginx:80", "127.0.0.1", 8081, 50, 0, 0.002), call("nginx:80", "127.0.0.1", 8082, 50, errors, slow_p50),
+std::vector<EndpointWindow> window(double slow_p50, std::uint64_t errors = 0) {
+    return {call("nginx:80", "127.0.0.1", 8081, 50, 0, 0.002),
+            call("nginx:80", "127.0.0.1", 8082, 50, errors, slow_p50),
             call("nginx:80", "127.0.0.1", 9999, 50, 0, 0.9), // not in the group
-            call("curl", "127.0.0.1", 8082, 50, 0, 0.002)};   // another client
+            call("curl", "127.0.0.1", 8082, 50, 0, 0.002)};  // another client
 }
 
 TEST(LoadBalancer, EqualHealthyUpstreamsNeedNoWrite) {
     LoadBalancer lb({group()});
-    for (int i = 0; i < 5; ++i) EXPECT_TRUE(lb.observe(window(0.004), i).empty()) << i; // both under the floor
+    for (int i = 0; i < 5; ++i)
+        EXPECT_TRUE(lb.observe(window(0.004), i).empty()) << i; // both under the floor
 }
 
 TEST(LoadBalancer, ASlowUpstreamGetsALowWeightAndTheTemplateVariables) {
@@ -56,7 +56,7 @@ TEST(LoadBalancer, ASlowUpstreamGetsALowWeightAndTheTemplateVariables) {
     EXPECT_EQ(p[0].weights.at("127.0.0.1:8081"), 100u);
     EXPECT_EQ(p[0].weights.at("127.0.0.1:8082"), 6u);
     const auto& a = p[0].action;
-    EXPECT_EQ(a.kind, engine::policy::ActionKind::config_file);
+    EXPECT_EQ(a.kind, ActionKind::config_file);
     EXPECT_EQ(a.service, "nginx:80");
     EXPECT_EQ(a.target, "upstreams");
     EXPECT_EQ(a.rule, LoadBalancer::kRule);
@@ -64,16 +64,12 @@ TEST(LoadBalancer, ASlowUpstreamGetsALowWeightAndTheTemplateVariables) {
     EXPECT_EQ(a.vars.at("weight.127.0.0.1_8082"), "6");
     EXPECT_EQ(a.vars.at("latency_ms.127.0.0.1_8082"), "155.0");
     EXPECT_EQ(a.vars.at("success_pct.127.0.0.1_8082"), "100.00");
-    EXPECT_EQ(a.vars.at("upstream_servers"), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6;");
+    EXPECT_EQ(a.vars.at("upstream_servers"),
+              "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6;");
     EXPECT_NE(p[0].evidence.find("127.0.0.1:8082 weight 6 (score 0.065, EMA latency 155.0 ms, 100.00 % ok)"),
-              std::string::npos) << p[0].evidence;
+              std::string::npos)
+        << p[0].evidence;
     EXPECT_EQ(p[0].detail["upstreams"]["127.0.0.1:8082"]["previous_weight"], 100);
-    // The variables render through the actuators' template engine (no newline in a value).
-    auto r = actuators::render_template("upstream b {\n    {{upstream_servers}}\n    server 127.0.0.1:8082 "
-                                        "weight={{weight.127.0.0.1_8082}};\n}\n",
-                                        a.vars);
-    ASSERT_TRUE(r) << r.error().message;
-    EXPECT_NE(r->find("weight=6;\n}"), std::string::npos) << *r;
 }
 
 TEST(LoadBalancer, ErrorsLowerTheWeightToo) {
@@ -86,7 +82,7 @@ TEST(LoadBalancer, ErrorsLowerTheWeightToo) {
 
 TEST(LoadBalancer, FewCallsAreSummedUntilMinRequests) {
     LoadBalancer lb({group()});
-    std::vector<engine::EndpointWindow> few = {call("nginx:80", "127.0.0.1", 8082, 4, 0, 0.3)};
+    std::vector<EndpointWindow> few = {call("nginx:80", "127.0.0.1", 8082, 4, 0, 0.3)};
     EXPECT_TRUE(lb.observe(few, 0).empty());
     EXPECT_TRUE(lb.observe(few, 1).empty());
     EXPECT_TRUE(lb.observe({call("nginx:80", "127.0.0.1", 8081, 40, 0, 0.002)}, 2).empty());
@@ -108,7 +104,8 @@ TEST(LoadBalancer, CooldownMinChangeAndForget) {
     ASSERT_EQ(p.size(), 1u);
     EXPECT_LE(p[0].weights.at("127.0.0.1:8082"), 4u);
     // Recovery: back up once it is fast again and the cooldown passed.
-    for (int t = 42; t < 50; ++t) lb.observe(window(0.002), t);
+    for (int t = 42; t < 50; ++t)
+        lb.observe(window(0.002), t);
     p = lb.observe(window(0.002), 80);
     ASSERT_EQ(p.size(), 1u);
     EXPECT_GE(p[0].weights.at("127.0.0.1:8082"), 90u);
@@ -118,10 +115,11 @@ TEST(LoadBalancer, ListedUpstreamsAreAlwaysRenderedAndGlobsOnceSeen) {
     auto g = group();
     g.upstreams = {"127.0.0.1:8081", "127.0.0.1:8083", "10.0.0.*"};
     LoadBalancer lb({g});
-    lb.observe({call("nginx:80", "127.0.0.1", 8081, 20, 0, 0.002), call("nginx:80", "10.0.0.7", 80, 20, 0, 0.002)},
-               0);
-    auto p = lb.observe({call("nginx:80", "127.0.0.1", 8081, 20, 0, 0.002), call("nginx:80", "10.0.0.7", 80, 20, 0, 0.5)},
-                        1);
+    lb.observe(
+        {call("nginx:80", "127.0.0.1", 8081, 20, 0, 0.002), call("nginx:80", "10.0.0.7", 80, 20, 0, 0.002)},
+        0);
+    auto p = lb.observe(
+        {call("nginx:80", "127.0.0.1", 8081, 20, 0, 0.002), call("nginx:80", "10.0.0.7", 80, 20, 0, 0.5)}, 1);
     ASSERT_EQ(p.size(), 1u);
     EXPECT_EQ(p[0].weights.size(), 3u);
     EXPECT_EQ(p[0].weights.at("127.0.0.1:8083"), 100u); // listed, never seen: left at full weight
@@ -149,7 +147,7 @@ TEST(LoadBalancer, StateSurvivesARestart) {
     EXPECT_EQ(again.written(0)->at("127.0.0.1:8082"), 6u);
     EXPECT_EQ(again.save(), lb.save()); // EMAs, weights written and when
     // :8081 turns slower than :8082: a big change, held back by the cooldown that persisted.
-    const std::vector<engine::EndpointWindow> slow_8081 = {call("nginx:80", "127.0.0.1", 8081, 50, 0, 1.0)};
+    const std::vector<EndpointWindow> slow_8081 = {call("nginx:80", "127.0.0.1", 8081, 50, 0, 1.0)};
     EXPECT_TRUE(again.observe(slow_8081, 2).empty());
     auto p = again.observe(slow_8081, 40);
     ASSERT_EQ(p.size(), 1u);
@@ -168,4 +166,4 @@ TEST(LoadBalancer, PerGroupDryRunIsCarriedOnTheAction) {
 }
 
 } // namespace
-} // namespace homeostat::agent
+} // namespace homeostat::engine::policy
