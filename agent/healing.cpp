@@ -61,6 +61,7 @@ Healing::Healing(HealingConfig config, Store* store, Post post, double host_core
       systemd_running_(std::filesystem::exists("/run/systemd/system")),
       planner_(config_.policy),
       tuner_(config_.tuner),
+      balancer_(config_.load_balancing),
       actuators_(std::make_unique<actuators::Actuators>(config_.actuators)) {
     worker_ = std::thread([this] {
         for (;;) {
@@ -211,6 +212,7 @@ std::vector<engine::detect::Anomaly> Healing::evaluate(const std::vector<engine:
         it = stopped_.erase(it);
     }
     if (!config_.tuning.empty()) tune(window, window_seconds, health, now);
+    if (!config_.load_balancing.empty()) balance(window, health, now);
     return alerts;
 }
 
@@ -391,6 +393,8 @@ void Healing::handle(const Decision& d, const std::vector<exporters::ServiceHeal
                 else spdlog::error("healing: {} failed: {}", what, r.error().message);
                 if (d.action.rule == "tuner" && d.action.vars.count("upstream"))
                     tuner_.forget(d.action.service, d.action.vars.at("upstream")); // propose again
+                if (d.action.rule == engine::policy::LoadBalancer::kRule)
+                    if (auto g = balancer_.group_of_file(d.action.target)) balancer_.forget(*g);
                 audit(d, dry ? "dry_run" : "failed", what + ": " + r.error().message, detail, t0);
                 return;
             }
@@ -442,7 +446,7 @@ void Healing::save_state(double now) {
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& [id, row] : audit_rows_) rows[std::to_string(id)] = row;
     nlohmann::json j = {{"version", 1}, {"planner", planner_.save()}, {"tuner", tuner_.save()},
-                        {"changes", changes}, {"audit_rows", rows}};
+                        {"load_balancing", balancer_.save()}, {"changes", changes}, {"audit_rows", rows}};
     if (auto r = store_->put_document(kStateDocument, j.dump(), now); !r) {
         if (r.error().message != last_store_error_) spdlog::error("healing: state not saved: {}", r.error().message);
         last_store_error_ = r.error().message;
@@ -457,6 +461,7 @@ void Healing::load_state() {
         const auto j = nlohmann::json::parse(doc.value());
         planner_.load(j.at("planner"));
         tuner_.load(j.at("tuner"));
+        if (j.contains("load_balancing")) balancer_.load(j.at("load_balancing"));
         for (const auto& [id, c] : j.at("changes").items()) changes_[std::stoull(id)] = change_from_json(c);
         for (const auto& [id, row] : j.at("audit_rows").items()) audit_rows_[std::stoull(id)] = row.get<std::int64_t>();
         spdlog::info("healing: state restored ({} verifications pending)", planner_.pending_verifications());

@@ -32,6 +32,7 @@
 #include "agent/healing_config.h"
 #include "agent/store.h"
 #include "engine/detect/live_monitor.h"
+#include "engine/policy/load_balancer.h"
 #include "engine/policy/planner.h"
 #include "engine/policy/tuner.h"
 #include "engine/snapshot.h"
@@ -87,6 +88,9 @@ private:
                const nlohmann::json& detail, double now);
     void tune(const std::vector<engine::EndpointWindow>& window, double window_seconds,
               const std::vector<exporters::ServiceHealth>& health, double now);
+    // healing_balance.cpp: load-balancer weights from upstream health.
+    void balance(const std::vector<engine::EndpointWindow>& window,
+                 const std::vector<exporters::ServiceHealth>& health, double now);
     const exporters::ServiceHealth* find(const std::vector<exporters::ServiceHealth>& health,
                                          const std::string& service) const;
 
@@ -98,6 +102,7 @@ private:
     bool systemd_running_;
     engine::policy::Planner planner_;
     engine::policy::Tuner tuner_;
+    engine::policy::LoadBalancer balancer_;
     std::unique_ptr<actuators::Actuators> actuators_;
 
     std::map<std::uint64_t, actuators::Change> changes_;  // decision id → what it changed

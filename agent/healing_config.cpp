@@ -1,10 +1,13 @@
 #include "agent/healing_config.h"
 
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <set>
 
 #include "agent/config.h"
+
+#include <fmt/format.h>
 
 namespace homeostat::agent {
 namespace {
@@ -217,6 +220,82 @@ void parse_tuning(const json& j, HealingConfig& c, Errors& e) {
     }
 }
 
+// obj[key], if present, as a number within [min, max].
+void number_in(const json& obj, const std::string& at, const char* key, double& out, double min, double max,
+               Errors& e) {
+    if (!obj.contains(key)) return;
+    const json& v = obj[key];
+    if (!v.is_number() || v.get<double>() < min || v.get<double>() > max)
+        return e.add(at + "." + key, "expected a number from " + fmt::format("{:g}", min) + " to " +
+                                         fmt::format("{:g}", max));
+    out = v.get<double>();
+}
+
+void seconds(const json& j, const std::string& where, double& out, Errors& e) {
+    std::chrono::milliseconds d{};
+    duration(j, where, d, e);
+    out = std::chrono::duration<double>(d).count();
+}
+
+void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
+    if (!j.is_array())
+        return e.add("healing.load_balancing", "expected a list of {service, upstreams, file, ...}");
+    for (std::size_t i = 0; i < j.size(); ++i) {
+        const std::string at = "healing.load_balancing[" + std::to_string(i) + "]";
+        const json& x = j[i];
+        if (!x.is_object()) {
+            e.add(at, "expected a mapping {service, upstreams, file, ...}");
+            continue;
+        }
+        known(x, at,
+              {"service", "upstreams", "file", "min_weight", "max_weight", "alpha", "min_requests", "cooldown",
+               "min_change", "latency_floor", "dry_run"},
+              e);
+        engine::policy::LoadBalancingGroup g;
+        if (x.contains("service")) text(x["service"], at + ".service", g.service, e);
+        else e.add(at, "missing required key 'service'");
+        if (x.contains("file")) text(x["file"], at + ".file", g.file, e);
+        else e.add(at, "missing required key 'file'");
+        if (!x.contains("upstreams")) e.add(at, "missing required key 'upstreams'");
+        else {
+            text_list(x["upstreams"], at + ".upstreams", g.upstreams, e);
+            if (g.upstreams.empty()) e.add(at + ".upstreams", "expected at least one \"address:port\" (or a glob)");
+            for (std::size_t k = 0; k < g.upstreams.size(); ++k) {
+                const std::string& u = g.upstreams[k];
+                if (u.find_first_of("*?") == std::string::npos && !engine::policy::LoadBalancer::valid_upstream(u))
+                    e.add(at + ".upstreams[" + std::to_string(k) + "]",
+                          "expected an IP address and port (\"127.0.0.1:8081\") or a glob, got '" + u + "'");
+            }
+        }
+        number_in(x, at, "min_weight", g.health.min_weight, 1, 1000, e);
+        number_in(x, at, "max_weight", g.health.max_weight, 1, 1000, e);
+        number_in(x, at, "alpha", g.health.alpha, 0.01, 1, e);
+        number_in(x, at, "min_change", g.min_change, 0, 1, e);
+        double min_requests = static_cast<double>(g.min_requests);
+        number_in(x, at, "min_requests", min_requests, 1, 1e9, e);
+        g.min_requests = static_cast<std::uint64_t>(min_requests);
+        g.health.min_weight = std::round(g.health.min_weight);
+        g.health.max_weight = std::round(g.health.max_weight);
+        if (g.health.min_weight > g.health.max_weight) e.add(at + ".min_weight", "must be <= max_weight");
+        if (x.contains("cooldown")) seconds(x["cooldown"], at + ".cooldown", g.cooldown_seconds, e);
+        if (x.contains("latency_floor")) seconds(x["latency_floor"], at + ".latency_floor", g.latency_floor_seconds, e);
+        if (x.contains("dry_run")) {
+            if (!x["dry_run"].is_boolean()) e.add(at + ".dry_run", "expected true or false");
+            else g.dry_run = x["dry_run"].get<bool>();
+        }
+        if (!g.file.empty()) {
+            bool found = false;
+            for (const auto& f : c.actuators.files) found |= f.name == g.file;
+            if (!found) e.add(at + ".file", "no healing.files entry named '" + g.file + "'");
+            for (std::size_t k = 0; k < c.load_balancing.size(); ++k)
+                if (c.load_balancing[k].file == g.file)
+                    e.add(at + ".file", "'" + g.file + "' is already written by healing.load_balancing[" +
+                                            std::to_string(k) + "]");
+        }
+        c.load_balancing.push_back(std::move(g));
+    }
+}
+
 } // namespace
 
 const nlohmann::json& default_rules_json() {
@@ -259,7 +338,7 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
 
     known(rest, "healing",
           {"enabled", "guardrails", "rules", "priorities", "command_timeout", "systemctl", "cgroups", "files",
-           "restart", "tuning"},
+           "restart", "tuning", "load_balancing"},
           e);
     auto& a = c.actuators;
     if (rest.contains("command_timeout")) duration(rest["command_timeout"], "healing.command_timeout", a.command_timeout, e);
@@ -283,6 +362,7 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
     if (rest.contains("files")) parse_files(rest["files"], a, e);
     if (rest.contains("restart")) parse_restarts(rest["restart"], a, e);
     if (rest.contains("tuning")) parse_tuning(rest["tuning"], c, e);
+    if (rest.contains("load_balancing")) parse_load_balancing(rest["load_balancing"], c, e); // after files
     for (std::size_t i = 0; i < c.tuning.size(); ++i) {
         bool found = false;
         for (const auto& f : a.files) found |= f.name == c.tuning[i].file;

@@ -15,6 +15,7 @@
 
 #include "agent/actuators/actuator_config.h"
 #include "agent/result.h"
+#include "engine/policy/load_balancer.h"
 #include "engine/policy/rules.h"
 #include "engine/policy/tuner.h"
 
@@ -34,6 +35,7 @@ struct HealingConfig {
     actuators::ActuatorConfig actuators;
     engine::policy::TunerConfig tuner;
     std::vector<TuningTarget> tuning;
+    std::vector<engine::policy::LoadBalancingGroup> load_balancing; // healing.load_balancing
     std::string source = "built-in defaults"; // or "healing section"
 
     HealingConfig(); // the built-in default above

@@ -417,6 +417,14 @@ struct LiveMonitor::Impl {
 
     void observe_memory(const std::string& name, ServiceState& s, const ServiceWindow& r) {
         if (!std::isfinite(r.memory_bytes)) return;
+        const bool restarted = r.restarts > 0 || r.oom_kills > 0;
+        const bool fell = !s.memory_points.empty() &&
+                          r.memory_bytes < s.memory_points.back().second * config.memory_reset_fraction;
+        if (restarted || fell) {
+            s.memory_points.clear();
+            resolve_anomaly(s.memory.anomaly); // its trend is gone with the process
+            s.memory = Signal(config.hysteresis);
+        }
         s.memory_points.emplace_back(in->window, r.memory_bytes);
         while (s.memory_points.size() > config.memory_trend_windows) s.memory_points.pop_front();
         s.memory.evidence = {};

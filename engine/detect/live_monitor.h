@@ -68,6 +68,10 @@ struct LiveConfig {
     std::uint32_t cpu_saturation_windows = 3; // ... for this many windows in a row
     std::uint32_t memory_trend_windows = 30;  // memory_growth: the trend over this many windows ...
     double memory_horizon_seconds = 3600;     // ... predicts the limit within this time
+    // memory_growth: the trend starts over when the service restarted (or was OOM-killed) in
+    // the window, or its memory fell below this fraction of the previous window's: the
+    // old points describe a process that is gone (a stale prediction otherwise lingers).
+    double memory_reset_fraction = 0.5;
     std::uint64_t oom_hold = 6;               // windows an oom_kill anomaly stays open
     std::uint32_t restart_loop_restarts = 3;  // restart_loop: this many restarts ...
     std::uint32_t restart_loop_windows = 30;  // ... within this many windows

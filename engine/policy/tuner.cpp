@@ -136,6 +136,12 @@ double UpstreamHealth::score(const std::string& upstream) const {
     return it->second.success * speed;
 }
 
+std::optional<std::pair<double, double>> UpstreamHealth::averages(const std::string& upstream) const {
+    auto it = ema_.find(upstream);
+    if (it == ema_.end()) return std::nullopt;
+    return std::make_pair(it->second.latency, it->second.success);
+}
+
 std::map<std::string, std::uint32_t> UpstreamHealth::weights() const {
     std::map<std::string, double> scores;
     double best = 0;

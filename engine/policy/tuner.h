@@ -113,6 +113,8 @@ public:
     explicit UpstreamHealth(UpstreamHealthConfig config = {});
     void observe(const std::string& upstream, double latency_seconds, double success_ratio);
     double score(const std::string& upstream) const; // 0 for an unknown one
+    // The averages of one upstream: (latency seconds, success ratio); nullopt if unknown.
+    std::optional<std::pair<double, double>> averages(const std::string& upstream) const;
     std::map<std::string, std::uint32_t> weights() const;
 
     nlohmann::json save() const;

@@ -110,5 +110,62 @@ TEST(HealingConfig, PolicyErrorsPointIntoTheRules) {
     EXPECT_NE(c.error().message.find("healing.rules[0].action"), std::string::npos) << c.error().message;
 }
 
+
+TEST(HealingConfig, LoadBalancingGroups) {
+    auto c = load_config(write(R"(healing:
+  files:
+    - {name: upstreams, path: /tmp/x/upstreams.conf, template: "{{upstream_servers}}\n"}
+  load_balancing:
+    - service: "nginx*"
+      upstreams: ["127.0.0.1:8081", "127.0.0.1:8082", "10.0.0.*"]
+      file: upstreams
+      min_weight: 2
+      max_weight: 50
+      alpha: 0.5
+      min_requests: 10
+      cooldown: 5s
+      latency_floor: 20ms
+      dry_run: true
+)"));
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    ASSERT_EQ(c->healing.load_balancing.size(), 1u);
+    const auto& g = c->healing.load_balancing[0];
+    EXPECT_EQ(g.service, "nginx*");
+    EXPECT_EQ(g.upstreams.size(), 3u);
+    EXPECT_EQ(g.file, "upstreams");
+    EXPECT_EQ(g.health.min_weight, 2);
+    EXPECT_EQ(g.health.max_weight, 50);
+    EXPECT_EQ(g.health.alpha, 0.5);
+    EXPECT_EQ(g.min_requests, 10u);
+    EXPECT_EQ(g.cooldown_seconds, 5);
+    EXPECT_DOUBLE_EQ(g.latency_floor_seconds, 0.02);
+    EXPECT_TRUE(g.dry_run);
+}
+
+TEST(HealingConfig, LoadBalancingErrorsWithLineColumnAndKey) {
+    const std::string p = write("healing:\n"                                                        // 1
+                                "  files:\n"                                                        // 2
+                                "    - {name: u, path: /tmp/u.conf, template: x}\n"                 // 3
+                                "  load_balancing:\n"                                               // 4
+                                "    - service: nginx\n"                                            // 5
+                                "      upstreams: [\"127.0.0.1:8081\", \"evil;\\nhost\"]\n"         // 6
+                                "      file: nope\n"                                                // 7
+                                "      max_weight: 0\n"                                             // 8
+                                "    - {service: nginx, upstreams: \"*\", file: u, cooldown: soon}\n" // 9
+                                "    - {service: nginx, upstreams: \"*\", file: u}\n");             // 10
+    auto c = load_config(p);
+    ASSERT_FALSE(c.ok());
+    const std::string& m = c.error().message;
+    EXPECT_NE(m.find(p + ":7:13: healing.load_balancing[0].file: no healing.files entry named 'nope'"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("healing.load_balancing[0].upstreams[1]: expected an IP address and port"), std::string::npos)
+        << m;
+    EXPECT_NE(m.find(p + ":8:19: healing.load_balancing[0].max_weight: expected a number from 1 to 1000"),
+              std::string::npos) << m;
+    EXPECT_NE(m.find("healing.load_balancing[1].cooldown"), std::string::npos) << m;
+    EXPECT_NE(m.find("healing.load_balancing[2].file: 'u' is already written by healing.load_balancing[1]"),
+              std::string::npos) << m;
+}
+
 } // namespace
 } // namespace homeostat::agent

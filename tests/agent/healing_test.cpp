@@ -123,4 +123,66 @@ TEST_F(HealingTest, AVerificationUpdatesTheAuditRecordOfTheActionItJudged) {
     EXPECT_EQ(healing.status()["pending_verifications"], 0u);
 }
 
+
+// healing.load_balancing end to end in the agent: client-side windows → a rewritten file
+// (through the planner and the config-file actuator), audited with the evidence, and the
+// balancer's state saved with the healing state.
+TEST_F(HealingTest, LoadBalancingWritesWeightsAuditsAndPersists) {
+    const fs::path file = dir_ / "upstreams.conf";
+    std::ofstream(file) << "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=100;\n";
+    const nlohmann::json section = {
+        {"guardrails", {{"dry_run", false}}},
+        {"rules", nlohmann::json::array()},
+        {"files", {{{"name", "lb"}, {"path", file.string()}, {"template", "{{upstream_servers}} # {{weight.127.0.0.1_8082}}\n"}}}},
+        {"load_balancing",
+         {{{"service", "nginx*"}, {"upstreams", {"127.0.0.1:8081", "127.0.0.1:8082"}}, {"file", "lb"},
+           {"alpha", 0.5}, {"min_requests", 10}, {"cooldown", "30s"}}}}};
+    auto cfg = agent::parse_healing(section);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    auto window = [](double p50_8082) {
+        std::vector<engine::EndpointWindow> w;
+        for (auto [port, p50] : {std::pair<std::uint16_t, double>{8081, 0.002}, {8082, p50_8082}}) {
+            engine::EndpointWindow e;
+            e.service = "nginx:80";
+            e.role = engine::Role::client;
+            e.peer_address = "127.0.0.1";
+            e.peer_port = port;
+            e.count = 50;
+            e.p50 = e.p99 = p50;
+            w.push_back(e);
+        }
+        return w;
+    };
+    {
+        agent::Healing healing(cfg.value(), store_.get(), post(), 2);
+        healing.evaluate({}, {}, window(0.002), 1, 1000);
+        healing.evaluate({}, {}, window(0.3), 1, 1001);
+        drain(healing);
+        EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6; # 6");
+        auto rows = store_->actions("", 10);
+        ASSERT_TRUE(rows);
+        ASSERT_EQ(rows.value().size(), 1u);
+        const auto& r = rows.value()[0];
+        EXPECT_EQ(r.verdict, "applied");
+        EXPECT_EQ(r.rule, "load_balancing");
+        EXPECT_EQ(r.service, "nginx:80");
+        EXPECT_NE(r.reason.find("127.0.0.1:8082 weight 6 (score 0.065, EMA latency 155.0 ms, 100.00 % ok)"),
+                  std::string::npos) << r.reason;
+        EXPECT_EQ(nlohmann::json::parse(r.detail)["decision"]["action"]["vars"]["latency_ms.127.0.0.1_8082"], "155.0");
+        healing.save_state(1002);
+    }
+    agent::Healing again(cfg.value(), store_.get(), post(), 2);
+    again.load_state();
+    // :8081 slower than :8082 now: a big change, but the restored cooldown holds it back.
+    std::vector<engine::EndpointWindow> slow_8081 = window(0.002);
+    slow_8081[0].p50 = 1.0;
+    slow_8081.pop_back();
+    again.evaluate({}, {}, slow_8081, 1, 1003);
+    drain(again);
+    EXPECT_EQ(read(file), "server 127.0.0.1:8081 weight=100; server 127.0.0.1:8082 weight=6; # 6");
+    auto rows = store_->actions("", 10);
+    ASSERT_TRUE(rows);
+    EXPECT_EQ(rows.value().size(), 1u);
+}
+
 } // namespace

@@ -18,6 +18,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import http.client
+import json
 import os
 import random
 import re
@@ -754,6 +755,53 @@ def paced(step: Callable[[], None], rate: float, stop: threading.Event, deadline
             next_at = time.monotonic()
 
 
+class KeepAliveLoad:
+    """Closed-loop keep-alive GETs of `path` on 127.0.0.1:port from a few threads, bounded
+    by `seconds`; counts the HTTP codes (0: a connection error). close() stops it."""
+
+    def __init__(self, port: int, threads: int = 8, path: str = "/work", seconds: float = 160):
+        self.port, self.path, self.seconds = port, path, seconds
+        self.stop = threading.Event()
+        self.codes: dict[int, int] = {}
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        deadline = time.monotonic() + self.seconds
+        conn = None
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", self.path)
+                r = conn.getresponse()
+                r.read()
+                code = r.status
+            except (OSError, http.client.HTTPException):
+                code = 0
+                conn = None
+            with self.lock:
+                self.codes[code] = self.codes.get(code, 0) + 1
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> dict[int, int]:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=15)
+        with self.lock:
+            return dict(self.codes)
+
+
+def write_mode(path: Path, delay_ms: int, error_ratio: float = 0.0, route: str = "/work") -> None:
+    """The behaviour of py_http_server.py's `route` (its --mode-file), written atomically."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"routes": {route: {"delay_ms": delay_ms, "error_ratio": error_ratio}}}))
+    os.replace(tmp, path)
+
+
 @dataclass
 class CurlResult:
     code: int
@@ -898,6 +946,39 @@ def start_nginx(procs: ProcessSet, workdir: Path, server_body: str, http_extra: 
                            str(d / "nginx-error.log")])
     wait_for_port(port, proc=m)
     return m, port, d
+
+
+def nginx_dump(d: Path) -> str:
+    """`nginx -T` of the nginx start_nginx() put in directory `d`: the configuration it
+    would load now, includes expanded."""
+    return run([NGINX, "-T", "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "nginx-error.log")],
+               timeout=15).stdout
+
+
+def nginx_check_argv(d: Path, fail_marker: Path | None = None) -> list[str]:
+    """A healing.files check command for that nginx: `nginx -t`; while `fail_marker`
+    exists it fails instead (a test's broken check)."""
+    check = f"{NGINX} -t -q -p {d} -c {d / 'nginx.conf'} -e {d / 'nginx-error.log'}"
+    if fail_marker is not None:
+        check = f"test ! -e {fail_marker} || {{ echo 'check disabled by the test' >&2; exit 1; }}; " + check
+    return ["/bin/sh", "-c", check]
+
+
+def healing_yaml_head(**guardrails) -> str:
+    """The start of a config for a healing test on 1 s windows (5 windows of warm-up, no
+    rules, acting for real): add `  files:` and what the test needs after it."""
+    extra = "".join(f"    {k}: {v}\n" for k, v in guardrails.items())
+    return ("aggregation:\n  window: 1s\ndetection:\n  warmup: 5\nhealing:\n  guardrails:\n"
+            f"    dry_run: false\n{extra}  rules: []\n")
+
+
+def nginx_file_yaml(name: str, path: Path, template: str, d: Path, fail_marker: Path | None = None) -> str:
+    """A healing.files entry (YAML, indented for `  files:`) for a file nginx in `d` (from
+    start_nginx) includes: `template` (YAML double-quoted text), checked with `nginx -t`
+    and reloaded with SIGHUP to its master."""
+    return (f"    - name: {name}\n      path: {path}\n      template: \"{template}\"\n"
+            f"      check: {json.dumps(nginx_check_argv(d, fail_marker))}\n"
+            f"      reload_signal: HUP\n      reload_pidfile: {d}/nginx.pid\n")
 
 
 def wait_ready(port: int, m: Managed, timeout: float = 30) -> None:
@@ -1055,6 +1136,25 @@ class DaemonTestCase(unittest.TestCase):
     def assertAllOk(self, results: list[CurlResult], code: int):
         bad = [r for r in results if r.code != code]
         self.assertFalse(bad, f"unexpected HTTP codes (load generator view): {bad}")
+
+    # -- healing ----------------------------------------------------------------------
+    def actions(self) -> list[dict]:
+        """The healing audit log (/api/v1/actions)."""
+        status, _, body = self.daemon.get("/api/v1/actions")
+        self.assertEqual(status, 200, body)
+        return json.loads(body)["actions"]
+
+    def wait_until(self, what: str, pred, timeout: float, context: Callable[[], str] = lambda: ""):
+        """pred()'s first truthy value within timeout, else a failure that shows `context()`,
+        the last audit entries and the daemon's log tail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.5)
+        self.fail(f"{what} within {timeout:.0f} s; {context()}; actions: "
+                  f"{json.dumps(self.actions(), indent=1)[-3000:]}\ndaemon log:\n{self.daemon.log_text()[-3000:]}")
 
     # -- the checks every test file ends with ----------------------------------------
     def test_zzz_daemon_health(self):

@@ -15,52 +15,12 @@ with SIGHUP to the master's pid.
 """
 
 import json
-import os
 import sys
-import threading
 import time
-import http.client
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
-
-
-class Load:
-    """Bounded keep-alive load through nginx from a few threads."""
-
-    def __init__(self, port: int, threads: int = 8):
-        self.port = port
-        self.stop = threading.Event()
-        self.codes: dict[int, int] = {}
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
-        for t in self.threads:
-            t.start()
-
-    def run(self):
-        deadline = time.monotonic() + 160
-        conn = None
-        while not self.stop.is_set() and time.monotonic() < deadline:
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request("GET", "/work")
-                r = conn.getresponse()
-                r.read()
-                code = r.status
-            except (OSError, http.client.HTTPException):
-                code = 0
-                conn = None
-            with self.lock:
-                self.codes[code] = self.codes.get(code, 0) + 1
-        if conn is not None:
-            conn.close()
-
-    def close(self):
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout=15)
 
 
 class HealingTuning(h.DaemonTestCase):
@@ -89,27 +49,11 @@ class HealingTuning(h.DaemonTestCase):
                   "        }\n")
         cls.nginx, cls.port, _ = h.start_nginx(cls.procs, cls.workdir, server_body=server, http_extra=upstream)
         cls.fail_marker = cls.workdir / "fail-check"
-        conf, err = cls.ndir / "nginx.conf", cls.ndir / "nginx-error.log"
-        check = (f"test ! -e {cls.fail_marker} || {{ echo 'check disabled by the test' >&2; exit 1; }}; "
-                 f"{h.NGINX} -t -q -p {cls.ndir} -c {conf} -e {err}")
         cfg = cls.workdir / "homeostat.yaml"
-        cfg.write_text(f"""\
-aggregation:
-  window: 1s
-detection:
-  warmup: 5
-healing:
-  guardrails:
-    dry_run: false
-    cooldown_seconds: 2s
-  rules: []
-  files:
-    - name: nginx-timeouts
-      path: {cls.include}
-      template: "proxy_read_timeout {{{{timeout_s}}}}s;\\n"
-      check: [/bin/sh, -c, "{check}"]
-      reload_signal: HUP
-      reload_pidfile: {cls.ndir}/nginx.pid
+        cfg.write_text(h.healing_yaml_head(cooldown_seconds="2s") + "  files:\n"
+                       + h.nginx_file_yaml("nginx-timeouts", cls.include, "proxy_read_timeout {{timeout_s}}s;\\n",
+                                           cls.ndir, cls.fail_marker)
+                       + f"""\
   tuning:
     min_requests: 10
     cooldown: 2s
@@ -123,34 +67,19 @@ healing:
 
     @classmethod
     def set_delay(cls, ms: int):
-        tmp = cls.mode_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"routes": {"/work": {"delay_ms": ms, "error_ratio": 0.0}}}))
-        os.replace(tmp, cls.mode_file)
+        h.write_mode(cls.mode_file, ms)
 
     def nginx_timeout(self) -> str:
-        out = h.run([h.NGINX, "-T", "-p", str(self.ndir), "-c", str(self.ndir / "nginx.conf"),
-                     "-e", str(self.ndir / "nginx-error.log")], timeout=15).stdout
+        out = h.nginx_dump(self.ndir)
         lines = [l.strip() for l in out.splitlines() if l.strip().startswith("proxy_read_timeout")]
         self.assertEqual(len(lines), 1, out)
         return lines[0]
 
-    def actions(self) -> list[dict]:
-        status, _, body = self.daemon.get("/api/v1/actions")
-        self.assertEqual(status, 200, body)
-        return json.loads(body)["actions"]
-
     def wait_for(self, what: str, pred, timeout: float):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = pred()
-            if got:
-                return got
-            time.sleep(0.5)
-        self.fail(f"{what} within {timeout:.0f} s; include: {self.include.read_text()!r}; actions: "
-                  f"{json.dumps(self.actions(), indent=1)[-3000:]}\ndaemon log:\n{self.daemon.log_text()[-3000:]}")
+        return self.wait_until(what, pred, timeout, lambda: f"include: {self.include.read_text()!r}")
 
     def test_tuned_timeout_reaches_nginx(self):
-        load = Load(self.port)
+        load = h.KeepAliveLoad(self.port)
         self.addCleanup(load.close)
         t0 = time.monotonic()
         with self.subTest("1. timeout follows the upstream's p99"):
@@ -188,9 +117,7 @@ healing:
             self.wait_for("the short timeout", lambda: self.include.read_text().strip() == "proxy_read_timeout 1s;", 60)
             self.assertEqual(self.nginx_timeout(), "proxy_read_timeout 1s;")
             self.assertEqual(h.http_get(f"http://127.0.0.1:{self.port}/users/3", timeout=10)[0], 200)
-        load.close()
-        with load.lock:
-            codes = dict(load.codes)
+        codes = load.close()
         print(f"load: {codes}", flush=True)
         self.assertGreater(codes.get(200, 0), 50, codes)
 

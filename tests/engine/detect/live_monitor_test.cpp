@@ -428,6 +428,41 @@ TEST(LiveMonitor, MemoryGrowthPredictsTheLimit) {
     EXPECT_TRUE(f2.all.empty());
 }
 
+// After a restart the old trend is the dead process's: the anomaly resolves at once and
+// no prediction is made until the new process has enough points of its own.
+TEST(LiveMonitor, MemoryTrendStartsOverAfterARestartOrASharpDrop) {
+    for (const bool by_restart : {true, false}) {
+        SCOPED_TRACE(by_restart ? "restart" : "sharp drop");
+        LiveMonitor m(test_config());
+        ResourceFeeder f(m);
+        const double limit = 1e9;
+        double rss = 400e6;
+        for (int i = 0; i < 40 && f.all.empty(); ++i, rss += 10e6) {
+            ServiceWindow r;
+            r.memory_bytes = rss;
+            r.memory_limit_bytes = limit;
+            f.feed(r);
+        }
+        ASSERT_EQ(count_type(f.all, "memory_growth", true), 1u);
+        ASSERT_EQ(m.anomalies().size(), 1u);
+        // The process restarts (a restart counted, or only its memory back at 150 MB, flat).
+        ServiceWindow r;
+        r.memory_bytes = by_restart ? rss * 0.8 : 150e6;
+        r.memory_limit_bytes = limit;
+        r.restarts = by_restart ? 1 : 0;
+        f.feed(r);
+        EXPECT_EQ(count_type(f.all, "memory_growth", false), 1u) << "resolved in the window of the restart";
+        for (const auto& a : m.anomalies()) EXPECT_FALSE(a.open) << a.type;
+        for (int i = 0; i < 30; ++i) {
+            ServiceWindow flat;
+            flat.memory_bytes = r.memory_bytes + (i % 3) * 50e3;
+            flat.memory_limit_bytes = limit;
+            f.feed(flat);
+        }
+        EXPECT_EQ(count_type(f.all, "memory_growth", true), 1u) << "no stale prediction reopens it";
+    }
+}
+
 TEST(LiveMonitor, OomKillOpensAtOnceAndResolvesAfterTheHold) {
     LiveConfig c = test_config();
     c.oom_hold = 3;
