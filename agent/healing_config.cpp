@@ -259,7 +259,7 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
 
     known(rest, "healing",
           {"enabled", "guardrails", "rules", "priorities", "command_timeout", "systemctl", "cgroups", "files",
-           "restart", "tuning"},
+           "restart", "tuning", "cpu_sharing", "recommender"},
           e);
     auto& a = c.actuators;
     if (rest.contains("command_timeout")) duration(rest["command_timeout"], "healing.command_timeout", a.command_timeout, e);
@@ -283,6 +283,8 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
     if (rest.contains("files")) parse_files(rest["files"], a, e);
     if (rest.contains("restart")) parse_restarts(rest["restart"], a, e);
     if (rest.contains("tuning")) parse_tuning(rest["tuning"], c, e);
+    if (rest.contains("cpu_sharing")) parse_cpu_sharing(rest["cpu_sharing"], c.cpu_sharing, e.list);
+    if (rest.contains("recommender")) parse_recommender(rest["recommender"], c.recommender, e.list);
     for (std::size_t i = 0; i < c.tuning.size(); ++i) {
         bool found = false;
         for (const auto& f : a.files) found |= f.name == c.tuning[i].file;

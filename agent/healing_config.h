@@ -15,6 +15,7 @@
 
 #include "agent/actuators/actuator_config.h"
 #include "agent/result.h"
+#include "agent/strategies_config.h"
 #include "engine/policy/rules.h"
 #include "engine/policy/tuner.h"
 
@@ -34,6 +35,8 @@ struct HealingConfig {
     actuators::ActuatorConfig actuators;
     engine::policy::TunerConfig tuner;
     std::vector<TuningTarget> tuning;
+    CpuSharingConfig cpu_sharing;    // healing.cpu_sharing (agent/strategies_config.h)
+    RecommenderSettings recommender; // healing.recommender
     std::string source = "built-in defaults"; // or "healing section"
 
     HealingConfig(); // the built-in default above
