@@ -4,6 +4,8 @@
 // audit log with rule "qlearning"), priorities order the weights, and both survive a restart.
 #include "agent/healing.h"
 
+#include "tests/agent/healing_loop.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -49,24 +51,8 @@ protected:
         ASSERT_TRUE(s) << s.error().message;
         store_ = std::move(s.value());
     }
-    void drain(agent::Healing& h) {
-        for (int i = 0; i < 500 && (h.jobs_in_flight() > 0 || !posted_.empty()); ++i) {
-            std::vector<std::function<void()>> fs;
-            {
-                std::lock_guard lock(mu_);
-                fs.swap(posted_);
-            }
-            for (auto& f : fs) f();
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        ASSERT_EQ(h.jobs_in_flight(), 0u);
-    }
-    agent::Healing::Post post() {
-        return [this](std::function<void()> f) {
-            std::lock_guard lock(mu_);
-            posted_.push_back(std::move(f));
-        };
-    }
+    void drain(agent::Healing& h) { loop_.drain(h); }
+    agent::Healing::Post post() { return loop_.post(); }
     agent::HealingConfig config(const json& section) {
         auto c = agent::parse_healing(section);
         EXPECT_TRUE(c) << c.error().message;
@@ -95,8 +81,7 @@ protected:
 
     fs::path dir_;
     std::unique_ptr<agent::Store> store_;
-    std::mutex mu_;
-    std::vector<std::function<void()>> posted_;
+    agent::testing::PostedQueue loop_;
 };
 
 std::vector<engine::EndpointWindow> web_window(double p99) {

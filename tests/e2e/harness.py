@@ -340,6 +340,12 @@ def remove_cgroup(cg: Path) -> None:
     raise AssertionError(f"could not remove {cg}")
 
 
+def remove_cgroups(cgroups: list[Path]) -> None:
+    """remove_cgroup() of each, the last created first (children before their parent)."""
+    for cg in reversed(cgroups):
+        remove_cgroup(cg)
+
+
 # ---------------------------------------------------------------------------------------
 # Prometheus text exposition (0.0.4) parsing.
 

@@ -69,11 +69,6 @@ class HealingNoisyNeighbour(h.DaemonTestCase):
         return h.start_script_in(cls.procs, cls.workdir, cg, name, src, *args)
 
     @classmethod
-    def remove_cgroups(cls):
-        for cg in reversed(cls.cgroups):
-            h.remove_cgroup(cg)
-
-    @classmethod
     def start_servers(cls):
         if not (CPU_ROOT / "cpu.cfs_quota_us").exists():
             raise AssertionError(f"no v1 cpu controller at {CPU_ROOT}: this test needs it")
@@ -86,7 +81,7 @@ class HealingNoisyNeighbour(h.DaemonTestCase):
         # Against the rest of the machine the scenario gets what it asks for (bounded by the
         # hogs' quotas), so that a busy CI host does not decide the outcome.
         (cls.parent / "cpu.shares").write_text("262144")
-        cls.addClassCleanup(cls.remove_cgroups)
+        cls.addClassCleanup(h.remove_cgroups, cls.cgroups)
         cls.addClassCleanup(cls.procs.stop_all)  # before the cgroups go (cleanups run LIFO)
         cls.victim_cg = cls.cgroup("victim")
         cls.port = h.free_port()

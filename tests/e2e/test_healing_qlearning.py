@@ -39,11 +39,6 @@ class HealingQlearning(h.DaemonTestCase):
     REQUIRED_BINARIES = ()
 
     @classmethod
-    def remove_cgroups(cls):
-        for cg in reversed(cls.cgroups):
-            h.remove_cgroup(cg)
-
-    @classmethod
     def start_servers(cls):
         if not (CPU_ROOT / "cpu.shares").exists():
             raise AssertionError(f"no v1 cpu controller at {CPU_ROOT}: this test needs it")
@@ -54,7 +49,7 @@ class HealingQlearning(h.DaemonTestCase):
         cls.parent.mkdir()
         cls.cgroups.append(cls.parent)
         (cls.parent / "cpu.shares").write_text("262144")  # the scenario against the rest of the host
-        cls.addClassCleanup(cls.remove_cgroups)
+        cls.addClassCleanup(h.remove_cgroups, cls.cgroups)
         cls.addClassCleanup(cls.procs.stop_all)  # before the cgroups go (cleanups run LIFO)
         cls.victim_cg = h.cpu_cgroup(cls.parent, "victim", PERIOD_US)
         cls.cgroups.append(cls.victim_cg)
