@@ -154,6 +154,13 @@ exporters::CgroupLimits read_cgroup_limits(const CgroupMounts& mounts, const Pro
         if (quota && period && *period > 0) out.cpu_quota_cores = static_cast<double>(*quota) / *period;
     }
 
+    // CPU weight on the v2 scale (1..10000, default 100); v1 shares (default 1024) map onto it.
+    if (exists(v2dir + "/cpu.weight")) {
+        if (auto w = read_limit(v2dir + "/cpu.weight")) out.cpu_weight = static_cast<double>(*w);
+    } else if (std::string d = v1dir("cpu"); exists(d + "/cpu.shares")) {
+        if (auto s = read_limit(d + "/cpu.shares")) out.cpu_weight = static_cast<double>(*s) * 100 / 1024;
+    }
+
     if (exists(v2dir + "/pids.max")) {
         used_v2 = true;
         out.pids_max = read_limit(v2dir + "/pids.max");

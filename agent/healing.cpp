@@ -62,7 +62,8 @@ Healing::Healing(HealingConfig config, Store* store, Post post, double host_core
       planner_(config_.policy),
       tuner_(config_.tuner),
       balancer_(config_.load_balancing),
-      actuators_(std::make_unique<actuators::Actuators>(config_.actuators)) {
+      actuators_(std::make_unique<actuators::Actuators>(config_.actuators)),
+      strategies_(std::make_unique<HealingStrategies>(config_, systemd_running_)) {
     worker_ = std::thread([this] {
         for (;;) {
             std::function<void()> job;
@@ -126,6 +127,7 @@ std::vector<engine::policy::ServiceState> Healing::states(const std::vector<engi
         s.service = h.service;
         s.cpu_usage_cores = h.cpu_usage_cores;
         s.cpu_quota_cores = h.cgroup.cpu_quota_cores.value_or(0);
+        s.cpu_weight = h.cgroup.cpu_weight.value_or(s.cpu_weight);
         s.host_cores = host_cores_;
         s.memory_bytes = static_cast<double>(h.cgroup.memory_usage_bytes.value_or(h.resident_memory_bytes));
         s.memory_high_bytes = static_cast<double>(h.cgroup.memory_high_bytes.value_or(0));
@@ -213,6 +215,11 @@ std::vector<engine::detect::Anomaly> Healing::evaluate(const std::vector<engine:
     }
     if (!config_.tuning.empty()) tune(window, window_seconds, health, now);
     if (!config_.load_balancing.empty()) balance(window, health, now);
+    strategies_->evaluate(st, health, planner_.guardrails(), [&](const engine::policy::Action& a, const std::string& evidence, double cooldown) {
+        const Decision d = planner_.decide(a, evidence, now, cooldown);
+        handle(d, health, now);
+        return d.verdict;
+    }, now);
     return alerts;
 }
 
@@ -426,6 +433,7 @@ nlohmann::json Healing::status() const {
             {"config", config_.source},
             {"rules", config_.policy.rules.size()},
             {"pending_verifications", planner_.pending_verifications()},
+            {"strategies", strategies_->status()},
             {"jobs_in_flight", in_flight_},
             {"decisions", counts},
             {"stopped_services", [&] {
@@ -446,7 +454,8 @@ void Healing::save_state(double now) {
     nlohmann::json rows = nlohmann::json::object();
     for (const auto& [id, row] : audit_rows_) rows[std::to_string(id)] = row;
     nlohmann::json j = {{"version", 1}, {"planner", planner_.save()}, {"tuner", tuner_.save()},
-                        {"load_balancing", balancer_.save()}, {"changes", changes}, {"audit_rows", rows}};
+                        {"load_balancing", balancer_.save()}, {"changes", changes}, {"audit_rows", rows},
+                        {"strategies", strategies_->save()}};
     if (auto r = store_->put_document(kStateDocument, j.dump(), now); !r) {
         if (r.error().message != last_store_error_) spdlog::error("healing: state not saved: {}", r.error().message);
         last_store_error_ = r.error().message;
@@ -464,6 +473,7 @@ void Healing::load_state() {
         if (j.contains("load_balancing")) balancer_.load(j.at("load_balancing"));
         for (const auto& [id, c] : j.at("changes").items()) changes_[std::stoull(id)] = change_from_json(c);
         for (const auto& [id, row] : j.at("audit_rows").items()) audit_rows_[std::stoull(id)] = row.get<std::int64_t>();
+        strategies_->load(j.value("strategies", nlohmann::json()));
         spdlog::info("healing: state restored ({} verifications pending)", planner_.pending_verifications());
     } catch (const std::exception& e) {
         spdlog::error("healing: the saved state is unreadable ({}); starting with fresh budgets and cooldowns",

@@ -30,6 +30,7 @@
 
 #include "agent/actuators/actuators.h"
 #include "agent/healing_config.h"
+#include "agent/healing_strategies.h"
 #include "agent/store.h"
 #include "engine/detect/live_monitor.h"
 #include "engine/policy/load_balancer.h"
@@ -70,6 +71,8 @@ public:
     // {"enabled", "dry_run", "restarts_enabled", "rules", "pending_verifications", ...}
     nlohmann::json status() const;
     std::size_t jobs_in_flight() const { return in_flight_; }
+    // The Q-learning allocator and the recommender (agent/healing_strategies.h).
+    const HealingStrategies& strategies() const { return *strategies_; }
 
     // Where a service lives, from its health (exposed for tests).
     static actuators::ServiceTarget target_of(const exporters::ServiceHealth& h, bool systemd_running);
@@ -104,6 +107,7 @@ private:
     engine::policy::Tuner tuner_;
     engine::policy::LoadBalancer balancer_;
     std::unique_ptr<actuators::Actuators> actuators_;
+    std::unique_ptr<HealingStrategies> strategies_;
 
     std::map<std::uint64_t, actuators::Change> changes_;  // decision id → what it changed
     std::map<std::uint64_t, std::int64_t> audit_rows_;    // decision id → audit row

@@ -338,7 +338,7 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
 
     known(rest, "healing",
           {"enabled", "guardrails", "rules", "priorities", "command_timeout", "systemctl", "cgroups", "files",
-           "restart", "tuning", "load_balancing"},
+           "restart", "tuning", "load_balancing", "cpu_sharing", "recommender"},
           e);
     auto& a = c.actuators;
     if (rest.contains("command_timeout")) duration(rest["command_timeout"], "healing.command_timeout", a.command_timeout, e);
@@ -363,6 +363,8 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
     if (rest.contains("restart")) parse_restarts(rest["restart"], a, e);
     if (rest.contains("tuning")) parse_tuning(rest["tuning"], c, e);
     if (rest.contains("load_balancing")) parse_load_balancing(rest["load_balancing"], c, e); // after files
+    if (rest.contains("cpu_sharing")) parse_cpu_sharing(rest["cpu_sharing"], c.cpu_sharing, e.list);
+    if (rest.contains("recommender")) parse_recommender(rest["recommender"], c.recommender, e.list);
     for (std::size_t i = 0; i < c.tuning.size(); ++i) {
         bool found = false;
         for (const auto& f : a.files) found |= f.name == c.tuning[i].file;

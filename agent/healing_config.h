@@ -16,6 +16,7 @@
 #include "agent/actuators/actuator_config.h"
 #include "agent/result.h"
 #include "engine/policy/load_balancer.h"
+#include "agent/strategies_config.h"
 #include "engine/policy/rules.h"
 #include "engine/policy/tuner.h"
 
@@ -36,6 +37,8 @@ struct HealingConfig {
     engine::policy::TunerConfig tuner;
     std::vector<TuningTarget> tuning;
     std::vector<engine::policy::LoadBalancingGroup> load_balancing; // healing.load_balancing
+    CpuSharingConfig cpu_sharing;    // healing.cpu_sharing (agent/strategies_config.h)
+    RecommenderSettings recommender; // healing.recommender
     std::string source = "built-in defaults"; // or "healing section"
 
     HealingConfig(); // the built-in default above

@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
             return {200, std::string(exporters::kPrometheusContentType),
                     exporters::render_prometheus(aggregator.snapshot(monotonic_now()), agent_stats(),
                                                  ds ? &*ds : nullptr) +
-                        health.prometheus()};
+                        health.prometheus() + (healing ? healing->strategies().prometheus(unix_now()) : "")};
         }
         if (req.path == "/api/v1/services")
             return {200, "application/json", health.services_json(aggregator.snapshot(monotonic_now()))};
@@ -361,7 +361,9 @@ int main(int argc, char** argv) {
         if (req.path == "/api/v1/actions")
             return agent::actions_response(store.get(), req.query,
                                            healing ? healing->status() : nlohmann::json{{"enabled", false}});
-        if (req.path == "/api/v1/tuned") return agent::tuned_response(store.get(), req.query);
+        if (req.path == "/api/v1/tuned")
+            return agent::tuned_response(store.get(), req.query,
+                                         healing ? healing->strategies().recommendations(unix_now()) : nullptr);
         if (req.path == "/api/v1/timeline") return agent::timeline_response(timeline.get(), req.query);
         if (req.path == "/api/v1/alerts") {
             nlohmann::json j = alerting ? alerting->to_json() : nlohmann::json{{"alerts", nlohmann::json::array()}};
@@ -406,7 +408,7 @@ int main(int argc, char** argv) {
                     "  /api/v1/endpoints  every endpoint: totals per status, recent rate and latency (JSON)\n"
                     "  /api/v1/history  per-window rollups per endpoint (JSON)\n"
                     "  /api/v1/actions  the healing audit log (JSON)\n"
-                    "  /api/v1/tuned  tuned settings per service (JSON)\n"
+                    "  /api/v1/tuned  tuned settings and resource recommendations per service (JSON)\n"
                     "  /api/v1/timeline?service=NAME  the last windows of a service, for charts (JSON)\n"};
         return {404, "text/plain; charset=utf-8", "not found: " + req.path + "\n"};
     };

@@ -79,7 +79,7 @@ HttpResponse actions_response(Store* store, const std::string& query, const nloh
     return json_response({{"healing", status}, {"actions", std::move(list)}});
 }
 
-HttpResponse tuned_response(Store* store, const std::string& query) {
+HttpResponse tuned_response(Store* store, const std::string& query, const nlohmann::json& recommendations) {
     if (!store) return no_store("no tuned settings are kept");
     std::map<std::string, std::string> text;
     std::map<std::string, double> num;
@@ -92,7 +92,11 @@ HttpResponse tuned_response(Store* store, const std::string& query) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& t : cur.value())
         if (service.empty() || t.service == service) list.push_back(to_json(t));
-    nlohmann::json j = {{"tuned", std::move(list)}};
+    nlohmann::json recs = nlohmann::json::array();
+    if (recommendations.is_array())
+        for (const auto& r : recommendations)
+            if (service.empty() || r.value("service", "") == service) recs.push_back(r);
+    nlohmann::json j = {{"tuned", std::move(list)}, {"recommendations", std::move(recs)}};
     if (num.count("history")) {
         auto hist = store->tuned_history(service, static_cast<std::size_t>(std::min(num["history"], 10000.0)));
         if (!hist) return {500, kText, hist.error().message + "\n"};

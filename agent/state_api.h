@@ -20,8 +20,11 @@ HttpResponse history_response(Store* store, const std::string& query, double now
 HttpResponse actions_response(Store* store, const std::string& query, const nlohmann::json& status);
 
 // ?service=NAME&history=N: {"tuned": [the current settings of every service and target],
-// "history": [the last N changes, newest first, when asked]}.
-HttpResponse tuned_response(Store* store, const std::string& query);
+// "recommendations": [the recommender's CPU and memory limits per service],
+// "history": [the last N changes, newest first, when asked]}. `recommendations` is
+// HealingStrategies::recommendations() (an array; null: healing is off, none shown).
+HttpResponse tuned_response(Store* store, const std::string& query,
+                            const nlohmann::json& recommendations = nlohmann::json::array());
 
 // The audit and tuned rows as the API shows them (also for the CLI's tests).
 nlohmann::json to_json(const ActionRecord& a);

@@ -25,6 +25,7 @@
 #include "engine/detect/csv_series.h"
 #include "engine/detect/ensemble.h"
 #include "cli/endpoints.h"
+#include "cli/recommendations.h"
 #include "cli/report.h"
 #include "cli/top.h"
 #include "events.h"
@@ -41,7 +42,8 @@ commands:
   alerts               firing and resolved alerts, receivers, deliveries waiting
   actions [SERVICE]    the healing audit log: every candidate action, what was done
                        (or would have been, in dry-run) and why, verification, rollbacks
-  tuned [SERVICE]      the current tuned settings per service and upstream
+  tuned [SERVICE]      the current tuned settings per service and upstream, and the
+                       CPU/memory limit recommendations per service
   services             per-service processes, CPU, memory, limits, restarts, OOM kills,
                        TCP trouble and HTTP summary (--json: the API's document)
   endpoints [SERVICE]  per endpoint: requests, rate, error %, 404s, p50/p95/p99, busiest first
@@ -401,12 +403,15 @@ void actions_table(const nlohmann::json& j) {
 }
 
 void tuned_table(const nlohmann::json& j) {
-    if (j["tuned"].empty()) { std::printf("no tuned settings yet\n"); return; }
-    std::printf("%-19s %-24s %-22s %-8s %s\n", "SINCE", "SERVICE", "TARGET", "APPLIED", "SETTINGS");
+    const std::string recs = cli::recommendations_table(j.value("recommendations", nlohmann::json::array()));
+    if (j["tuned"].empty()) std::printf("no tuned settings yet\n");
+    else std::printf("%-19s %-24s %-22s %-8s %s\n", "SINCE", "SERVICE", "TARGET", "APPLIED", "SETTINGS");
     for (const auto& t : j["tuned"])
         std::printf("%-19s %-24s %-22s %-8s %s\n", show_time(t.value("at", 0.0)).c_str(),
                     t.value("service", "?").substr(0, 24).c_str(), t.value("target", "").substr(0, 22).c_str(),
                     t.value("applied", false) ? "yes" : "no", t["settings"].dump().c_str());
+    std::printf("\n%s", recs.empty() ? "no resource recommendations yet\n"
+                                     : ("resource recommendations (healing.recommender):\n" + recs).c_str());
 }
 
 } // namespace

@@ -31,6 +31,7 @@ struct CgroupLimits {
     std::optional<std::uint64_t> memory_high_bytes;  // memory.high (v2 only)
     std::optional<std::uint64_t> memory_usage_bytes; // memory.current / memory.usage_in_bytes
     std::optional<double> cpu_quota_cores;           // cpu.max / cfs_quota_us ÷ cfs_period_us
+    std::optional<double> cpu_weight;                // cpu.weight (v2 scale) / cpu.shares × 100 ÷ 1024
     std::optional<std::uint64_t> pids_max;
     std::optional<std::uint64_t> pids_current;
     std::optional<Pressure> cpu_pressure, memory_pressure; // v2 PSI

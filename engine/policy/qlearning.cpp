@@ -136,6 +136,19 @@ const QLearner* QAllocator::learner(const std::string& service) const {
     return it == learners_.end() ? nullptr : &it->second;
 }
 
+bool QAllocator::taken(const std::string& service, QAction a) {
+    auto it = last_.find(service);
+    if (it == last_.end()) return false;
+    it->second.action = a;
+    return true;
+}
+
+std::optional<std::pair<std::size_t, QAction>> QAllocator::last(const std::string& service) const {
+    auto it = last_.find(service);
+    if (it == last_.end()) return std::nullopt;
+    return std::make_pair(it->second.state, it->second.action);
+}
+
 nlohmann::json QAllocator::save() const {
     nlohmann::json services = nlohmann::json::object();
     for (const auto& [name, l] : learners_) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,12 @@ public:
     // The shared reward of `services` as they are now.
     double reward(const std::vector<ServiceState>& services) const;
     const QLearner* learner(const std::string& service) const;
+    // The action actually taken by `service` in the last step, when it is not the one
+    // chosen (a guardrail refused it, so the weight stayed: keep): the next step's update
+    // credits the reward to what happened. False for a service without a last step.
+    bool taken(const std::string& service, QAction a);
+    // The state and action of `service`'s last step (nullopt: none yet).
+    std::optional<std::pair<std::size_t, QAction>> last(const std::string& service) const;
 
     nlohmann::json save() const;
     void load(const nlohmann::json& j);

@@ -132,6 +132,13 @@ std::optional<ResourceRecommendation> ResourceRecommender::recommend(const std::
     return r;
 }
 
+std::vector<std::string> ResourceRecommender::services() const {
+    std::vector<std::string> out;
+    out.reserve(services_.size());
+    for (const auto& [name, _] : services_) out.push_back(name);
+    return out;
+}
+
 nlohmann::json ResourceRecommender::save() const {
     nlohmann::json services = nlohmann::json::object();
     for (const auto& [name, s] : services_)

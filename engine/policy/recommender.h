@@ -75,6 +75,8 @@ public:
     void observe_oom(const std::string& service, double memory_bytes, double now);
     std::optional<ResourceRecommendation> recommend(const std::string& service, double now) const;
     const RecommenderConfig& config() const { return config_; }
+    std::vector<std::string> services() const; // every service with samples or an OOM floor
+    std::size_t size() const { return services_.size(); }
 
     nlohmann::json save() const;
     void load(const nlohmann::json& j); // throws nlohmann::json::exception on a bad document

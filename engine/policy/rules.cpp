@@ -331,6 +331,24 @@ Result<PolicyConfig> parse_policy(const json& j, const std::string& where) {
     }
 }
 
+Result<double> parse_size(const json& v, const std::string& path) {
+    try {
+        const double b = size_value(v, path);
+        if (!(b >= 0) || !std::isfinite(b)) fail(path, "must be >= 0");
+        return b;
+    } catch (const ParseError& e) {
+        return Error{e.what()};
+    }
+}
+
+Result<double> parse_seconds(const json& v, const std::string& path) {
+    try {
+        return duration_value(v, path);
+    } catch (const ParseError& e) {
+        return Error{e.what()};
+    }
+}
+
 bool glob_match(const std::string& pattern, const std::string& text) {
     // Iterative matcher with one backtrack point: linear enough for service names.
     std::size_t p = 0, t = 0, star = std::string::npos, mark = 0;

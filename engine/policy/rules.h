@@ -107,6 +107,12 @@ struct PolicyConfig {
 // a unit ("2GiB", "512MiB", "1.5G"); durations numbers of seconds or "30s", "5m", "1h".
 Result<PolicyConfig> parse_policy(const nlohmann::json& j, const std::string& where = "healing");
 
+// One value as parse_policy() reads it, for the other parsers of `healing:`: a size
+// (bytes, or "512MiB", "2GiB", "1.5G") or a duration in seconds (a number, or "250ms",
+// "30s", "5m", "1h", "1d"; >= 0). Errors are "path: what".
+Result<double> parse_size(const nlohmann::json& v, const std::string& path);
+Result<double> parse_seconds(const nlohmann::json& v, const std::string& path);
+
 // Shell-style glob: '*' any run, '?' one character.
 bool glob_match(const std::string& pattern, const std::string& text);
 

@@ -75,6 +75,23 @@ TEST(CgroupLimits, V1SoftLimitIsMemoryHigh) {
     std::filesystem::remove_all(root);
 }
 
+// The CPU weight on the v2 scale: v2 cpu.weight as is, v1 cpu.shares × 100 ÷ 1024; the
+// v2 file wins where the v2 cgroup has the cpu controller.
+TEST(CgroupLimits, CpuWeightFromV2WeightOrV1Shares) {
+    const auto root = std::filesystem::temp_directory_path() / ("cgw_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(root / "cpu/a");
+    std::filesystem::create_directories(root / "v2/b");
+    std::ofstream(root / "cpu/a/cpu.shares") << "512\n";
+    CgroupMounts m{.v2 = (root / "v2").string(), .v1 = {{"cpu", (root / "cpu").string()}}};
+    auto l = read_cgroup_limits(m, ProcessCgroups::parse("2:cpu,cpuacct:/a\n0::/b\n"));
+    EXPECT_DOUBLE_EQ(l.cpu_weight.value_or(0), 50);
+    std::ofstream(root / "v2/b/cpu.weight") << "300\n";
+    l = read_cgroup_limits(m, ProcessCgroups::parse("2:cpu,cpuacct:/a\n0::/b\n"));
+    EXPECT_DOUBLE_EQ(l.cpu_weight.value_or(0), 300);
+    EXPECT_FALSE(read_cgroup_limits(m, ProcessCgroups::parse("0::/none\n")).cpu_weight);
+    std::filesystem::remove_all(root);
+}
+
 TEST(CgroupLimits, MissingCgroupGivesNothing) {
     CgroupMounts m{.v2 = kFixture, .v1 = {}};
     auto l = read_cgroup_limits(m, ProcessCgroups::parse("0::/no/such.service\n"));

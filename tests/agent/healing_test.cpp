@@ -2,6 +2,8 @@
 // "applied" to its verification.
 #include "agent/healing.h"
 
+#include "tests/agent/healing_loop.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -36,30 +38,12 @@ protected:
         store_.reset();
         fs::remove_all(dir_);
     }
-    // Runs what the worker posted back, as the daemon's io_context would; bounded.
-    void drain(agent::Healing& h) {
-        for (int i = 0; i < 500 && (h.jobs_in_flight() > 0 || !posted_.empty()); ++i) {
-            std::vector<std::function<void()>> fs;
-            {
-                std::lock_guard lock(mu_);
-                fs.swap(posted_);
-            }
-            for (auto& f : fs) f();
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        ASSERT_EQ(h.jobs_in_flight(), 0u);
-    }
-    agent::Healing::Post post() {
-        return [this](std::function<void()> f) {
-            std::lock_guard lock(mu_);
-            posted_.push_back(std::move(f));
-        };
-    }
+    void drain(agent::Healing& h) { loop_.drain(h); }
+    agent::Healing::Post post() { return loop_.post(); }
 
     fs::path dir_;
     std::unique_ptr<agent::Store> store_;
-    std::mutex mu_;
-    std::vector<std::function<void()>> posted_;
+    agent::testing::PostedQueue loop_;
 };
 
 engine::detect::Anomaly open_anomaly(std::uint64_t id, const std::string& type, const std::string& service) {

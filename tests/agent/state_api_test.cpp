@@ -75,6 +75,19 @@ TEST_F(StateApiTest, TunedCurrentAndHistory) {
     ASSERT_EQ(j["history"].size(), 2u);
     EXPECT_EQ(j["history"][1]["settings"]["timeout_ms"], 501);
     EXPECT_EQ(body(tuned_response(store_.get(), "service=other"))["tuned"].size(), 0u);
+    EXPECT_EQ(j["recommendations"], nlohmann::json::array()); // none given
+}
+
+TEST_F(StateApiTest, TunedCarriesTheRecommendationsFilteredByService) {
+    const nlohmann::json recs = {{{"service", "api"}, {"memory_bytes", 1e8}, {"cpu_cores", 0.5}},
+                                 {{"service", "web"}, {"memory_bytes", 2e8}, {"cpu_cores", 1.0}}};
+    auto j = body(tuned_response(store_.get(), "", recs));
+    ASSERT_EQ(j["recommendations"].size(), 2u);
+    EXPECT_EQ(j["recommendations"][1]["memory_bytes"], 2e8);
+    j = body(tuned_response(store_.get(), "service=api", recs));
+    ASSERT_EQ(j["recommendations"].size(), 1u);
+    EXPECT_EQ(j["recommendations"][0]["service"], "api");
+    EXPECT_EQ(body(tuned_response(store_.get(), "", nullptr))["recommendations"], nlohmann::json::array());
 }
 
 TEST_F(StateApiTest, BadQueriesSayWhatIsAccepted) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/endpoints.h"
+#include "cli/recommendations.h"
 #include "cli/top.h"
 
 namespace homeostat::cli {
@@ -17,6 +18,18 @@ TEST(Table, AlignsColumnsAndCutsLongCells) {
     EXPECT_EQ(t.render(), "NAME       N\n"
                           "a          1\n"
                           "veryl~  1234\n");
+}
+
+TEST(Recommendations, TableOfLimitsWithUsageNowAndWhereMemoryComesFrom) {
+    EXPECT_EQ(recommendations_table(nlohmann::json::array()), "");
+    const auto recs = nlohmann::json::parse(R"([
+      {"service": "api.service", "cpu_cores": 0.6, "memory_bytes": 272629760, "samples": 12,
+       "memory_from": "oom_floor", "current": {"cpu_cores": 0.5, "memory_bytes": 104857600, "oom_kills": 1}},
+      {"service": "web", "cpu_cores": 0.1, "memory_bytes": 67108864, "samples": 3, "memory_from": "histogram"}])");
+    EXPECT_EQ(recommendations_table(recs),
+              "SERVICE       CPU  CPU NOW  MEMORY  MEMORY NOW  FROM       SAMPLES  OOM\n"
+              "api.service  0.60     0.50  260.0M      100.0M  oom floor       12    1\n"
+              "web          0.10        -   64.0M           -  usage            3    -\n");
 }
 
 TEST(Table, MissingCellsAreBlankAndNoTrailingSpaces) {

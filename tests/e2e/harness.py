@@ -341,6 +341,12 @@ def remove_cgroup(cg: Path) -> None:
     raise AssertionError(f"could not remove {cg}")
 
 
+def remove_cgroups(cgroups: list[Path]) -> None:
+    """remove_cgroup() of each, the last created first (children before their parent)."""
+    for cg in reversed(cgroups):
+        remove_cgroup(cg)
+
+
 # ---------------------------------------------------------------------------------------
 # Prometheus text exposition (0.0.4) parsing.
 
@@ -800,6 +806,99 @@ def write_mode(path: Path, delay_ms: int, error_ratio: float = 0.0, route: str =
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"routes": {route: {"delay_ms": delay_ms, "error_ratio": error_ratio}}}))
     os.replace(tmp, path)
+
+
+# A latency-sensitive HTTP service and a CPU hog for the healing tests (noisy neighbour,
+# Q-learning): both pinned to CPU 0 so that they contend wherever their cgroups put them.
+# The victim: argv port, CPU milliseconds burnt per request (CPU time, so contention shows
+# as wall-clock latency). The hog: two busy processes (same comm, same cgroup), 600 s at most.
+VICTIM_SRC = """
+import os, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+os.sched_setaffinity(0, {0})
+WORK = float(sys.argv[2]) / 1000.0
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        end = time.thread_time() + WORK
+        x = 0
+        while time.thread_time() < end:
+            x += 1
+        body = b'{"ok": true}\\n'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+HOG_SRC = """
+import os, time
+os.sched_setaffinity(0, {0})
+os.fork()
+end = time.monotonic() + 600
+while time.monotonic() < end:
+    pass
+"""
+
+
+def median(values) -> float:
+    v = sorted(values)
+    return v[len(v) // 2] if v else float("nan")
+
+
+def p99(samples: list[float]) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(0.99 * len(s)))] if s else float("nan")
+
+
+class VictimLoad:
+    """One paced keep-alive client of GET /work at `rate` per second; every latency with
+    its send time. Bounded by deadline_s."""
+
+    def __init__(self, port: int, rate: float, deadline_s: float):
+        self.port = port
+        self.rate = rate
+        self.stop_event = threading.Event()
+        self.deadline = time.monotonic() + deadline_s
+        self.samples: list[tuple[float, float]] = []  # (monotonic send time, seconds)
+        self.errors: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "VictimLoad":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(10)
+
+    def latencies(self, since: float, until: float | None = None) -> list[float]:
+        until = until or time.monotonic()
+        return [lat for t, lat in list(self.samples) if since <= t < until]
+
+    def _run(self) -> None:
+        conn = None
+
+        def one():
+            nonlocal conn
+            t0 = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", "/work")
+                conn.getresponse().read()
+                self.samples.append((t0, time.monotonic() - t0))
+            except (OSError, http.client.HTTPException) as e:
+                self.errors.append(repr(e))
+                conn = None
+
+        paced(one, self.rate, self.stop_event, self.deadline)
+        if conn is not None:
+            conn.close()
 
 
 @dataclass

@@ -34,9 +34,7 @@ import json
 import os
 import re
 import sys
-import threading
 import time
-import http.client
 import urllib.parse
 from pathlib import Path
 
@@ -55,92 +53,6 @@ LOWERED_QUOTA_US = 1000  # 0.05 core: the rule's min
 WORK_MS = 3.0
 RATE = 50.0              # victim requests/s
 
-VICTIM_SRC = """
-import os, sys, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-os.sched_setaffinity(0, {0})
-WORK = float(sys.argv[2]) / 1000.0
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a):
-        pass
-    def do_GET(self):
-        end = time.thread_time() + WORK   # CPU time: contention shows as wall-clock latency
-        x = 0
-        while time.thread_time() < end:
-            x += 1
-        body = b'{"ok": true}\\n'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-"""
-
-HOG_SRC = """
-import os, time
-os.sched_setaffinity(0, {0})
-os.fork()                       # two busy processes, same comm, same cgroup
-end = time.monotonic() + 600
-while time.monotonic() < end:
-    pass
-"""
-
-
-def median(values) -> float:
-    v = sorted(values)
-    return v[len(v) // 2] if v else float("nan")
-
-
-def p99(samples: list[float]) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(0.99 * len(s)))] if s else float("nan")
-
-
-class VictimLoad:
-    """One paced keep-alive client; every latency with its send time. Bounded."""
-
-    def __init__(self, port: int, deadline_s: float):
-        self.port = port
-        self.stop_event = threading.Event()
-        self.deadline = time.monotonic() + deadline_s
-        self.samples: list[tuple[float, float]] = []  # (monotonic send time, seconds)
-        self.errors: list[str] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(10)
-
-    def latencies(self, since: float, until: float | None = None) -> list[float]:
-        until = until or time.monotonic()
-        return [lat for t, lat in list(self.samples) if since <= t < until]
-
-    def _run(self):
-        conn = None
-
-        def one():
-            nonlocal conn
-            t0 = time.monotonic()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request("GET", "/work")
-                conn.getresponse().read()
-                self.samples.append((t0, time.monotonic() - t0))
-            except (OSError, http.client.HTTPException) as e:
-                self.errors.append(repr(e))
-                conn = None
-
-        h.paced(one, RATE, self.stop_event, self.deadline)
-        if conn is not None:
-            conn.close()
-
 
 class HealingNoisyNeighbour(h.DaemonTestCase):
     AUTO_DAEMON = False
@@ -157,11 +69,6 @@ class HealingNoisyNeighbour(h.DaemonTestCase):
         return h.start_script_in(cls.procs, cls.workdir, cg, name, src, *args)
 
     @classmethod
-    def remove_cgroups(cls):
-        for cg in reversed(cls.cgroups):
-            h.remove_cgroup(cg)
-
-    @classmethod
     def start_servers(cls):
         if not (CPU_ROOT / "cpu.cfs_quota_us").exists():
             raise AssertionError(f"no v1 cpu controller at {CPU_ROOT}: this test needs it")
@@ -174,14 +81,14 @@ class HealingNoisyNeighbour(h.DaemonTestCase):
         # Against the rest of the machine the scenario gets what it asks for (bounded by the
         # hogs' quotas), so that a busy CI host does not decide the outcome.
         (cls.parent / "cpu.shares").write_text("262144")
-        cls.addClassCleanup(cls.remove_cgroups)
+        cls.addClassCleanup(h.remove_cgroups, cls.cgroups)
         cls.addClassCleanup(cls.procs.stop_all)  # before the cgroups go (cleanups run LIFO)
         cls.victim_cg = cls.cgroup("victim")
         cls.port = h.free_port()
-        cls.victim = cls.start_in(cls.victim_cg, VICTIM, VICTIM_SRC, str(cls.port), str(WORK_MS))
+        cls.victim = cls.start_in(cls.victim_cg, VICTIM, h.VICTIM_SRC, str(cls.port), str(WORK_MS))
         h.wait_for_port(cls.port, proc=cls.victim)
         cls.service = f"{VICTIM}:{cls.port}"
-        cls.load = VictimLoad(cls.port, deadline_s=h.WATCHDOG_SECONDS).start()
+        cls.load = h.VictimLoad(cls.port, RATE, deadline_s=h.WATCHDOG_SECONDS).start()
         cls.addClassCleanup(cls.load.stop)
         cls.start_daemon(dry_run=False)
 
@@ -230,8 +137,8 @@ healing:
         time.sleep(12)  # the warm-up (8 windows) and then some
         t, u = time.monotonic(), time.time()
         time.sleep(6)
-        cls.baseline_p99 = median(w["p99"] for w in cls.windows(u, time.time()))
-        cls.client_baseline_p99 = p99(cls.load.latencies(t))
+        cls.baseline_p99 = h.median(w["p99"] for w in cls.windows(u, time.time()))
+        cls.client_baseline_p99 = h.p99(cls.load.latencies(t))
         print(f"{tag} daemon: victim baseline p99 {cls.baseline_p99 * 1000:.1f} ms (daemon, server "
               f"side, median of 1 s windows), {cls.client_baseline_p99 * 1000:.1f} ms (this test's "
               f"client, {len(cls.load.latencies(t))} requests)", file=sys.stderr)
@@ -295,7 +202,7 @@ healing:
     def test_1_noisy_neighbour_quota_lowered(self):
         cg = self.cgroup("hog", HOG_QUOTA_US, shares=10240)
         t_start, u_start = time.monotonic(), time.time()
-        hog = self.start_in(cg, HOG, HOG_SRC)
+        hog = self.start_in(cg, HOG, h.HOG_SRC)
         self.addCleanup(hog.stop)
         spike = self.wait_for(f"a latency_spike on {self.service}",
                               self.open_anomaly("latency_spike", self.service), 30)
@@ -304,7 +211,7 @@ healing:
         applied = self.wait_for("the noisy-neighbour rule applied",
                                 self.action_of("noisy-neighbour", "applied", "verified"), 20)
         t_applied, u_applied = time.monotonic(), time.time()
-        client_contended = p99(self.load.latencies(t_start, t_applied))
+        client_contended = h.p99(self.load.latencies(t_start, t_applied))
         self.assertEqual(self.quota(cg), LOWERED_QUOTA_US, "the hog's quota was not lowered")
         a = applied[0]
         self.assertEqual(a["service"], HOG)
@@ -317,7 +224,7 @@ healing:
             time.sleep(1)
             ws = self.windows(u_applied, time.time()) if time.time() > u_applied + 2 else []
             for i in range(len(ws) - 2):
-                if median(w["p99"] for w in ws[i:i + 3]) <= 1.5 * self.baseline_p99:
+                if h.median(w["p99"] for w in ws[i:i + 3]) <= 1.5 * self.baseline_p99:
                     recovered = ws[i]
                     break
         after = self.windows(u_applied, time.time())
@@ -327,11 +234,11 @@ healing:
         contended = self.windows(spike[0]["started_at"], u_applied)
         t_recovered = recovered["window_start"] + recovered["window_seconds"]
         t_client = time.monotonic()
-        client_recovered = p99(self.load.latencies(t_client - 3, t_client))
+        client_recovered = h.p99(self.load.latencies(t_client - 3, t_client))
         print(f"noisy neighbour: victim p99 (daemon, median of 1 s windows): baseline "
               f"{self.baseline_p99 * 1000:.1f} ms, with the hog "
-              f"{median(w['p99'] for w in contended) * 1000:.1f} ms, after the action "
-              f"{median(w['p99'] for w in after[-3:]) * 1000:.1f} ms (this test's client: "
+              f"{h.median(w['p99'] for w in contended) * 1000:.1f} ms, after the action "
+              f"{h.median(w['p99'] for w in after[-3:]) * 1000:.1f} ms (this test's client: "
               f"{self.client_baseline_p99 * 1000:.1f} / {client_contended * 1000:.1f} / "
               f"{client_recovered * 1000:.1f} ms); time to detect (hog start → latency_spike open) "
               f"{t_spike - t_start:.1f} s, hog start → quota lowered {t_applied - t_start:.1f} s, "
@@ -339,7 +246,7 @@ healing:
               f"{t_recovered - u_applied:.1f} s; the spike opened at p95 "
               f"{spike[0]['at_open']['observed'] * 1000:.1f} ms vs "
               f"{spike[0]['at_open']['expected'] * 1000:.1f} ms expected", file=sys.stderr)
-        self.assertGreater(median(w["p99"] for w in contended), 1.5 * self.baseline_p99,
+        self.assertGreater(h.median(w["p99"] for w in contended), 1.5 * self.baseline_p99,
                            "the hog did not hurt the victim")
         verified = self.wait_for("the action verified as improved",
                                  self.action_of("noisy-neighbour", "verified"), 20)
@@ -351,7 +258,7 @@ healing:
 
     def test_2_rollback_when_it_does_not_help(self):
         cg = self.cgroup("rb", HOG_QUOTA_US, shares=10240)
-        hog = self.start_in(cg, RB, HOG_SRC)
+        hog = self.start_in(cg, RB, h.HOG_SRC)
         self.addCleanup(hog.stop)
         self.wait_for("the cannot-help rule applied",
                       self.action_of("cannot-help", "applied", "rolled_back"), 30)
@@ -378,7 +285,7 @@ healing:
         self.start_daemon(dry_run=True)
         self.assertTrue(self.actions()[0]["dry_run"])
         cg = self.cgroup("dry", HOG_QUOTA_US, shares=10240)
-        hog = self.start_in(cg, DRY, HOG_SRC)
+        hog = self.start_in(cg, DRY, h.HOG_SRC)
         self.addCleanup(hog.stop)
         self.wait_for(f"a latency_spike on {self.service}",
                       self.open_anomaly("latency_spike", self.service), 30)

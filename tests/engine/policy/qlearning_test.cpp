@@ -84,5 +84,21 @@ TEST(QAllocator, SharedRewardAndLearning) {
     EXPECT_NEAR(loaded.learner("web")->q(3, QAction::raise), -0.03, 1e-12);
 }
 
+// A chosen action a guardrail refused is credited as what happened (keep).
+TEST(QAllocator, TakenReplacesTheChosenActionInTheNextUpdate) {
+    QAllocator alloc;
+    std::vector<ServiceState> s = {svc("web", Priority::high, 0.3), svc("batch", Priority::low, 0.1)};
+    EXPECT_FALSE(alloc.taken("web", QAction::keep)); // no step yet
+    EXPECT_FALSE(alloc.last("web"));
+    alloc.step(s, script({0.05, 0.9, 0.5})); // web explores raise
+    ASSERT_TRUE(alloc.last("web"));
+    EXPECT_EQ(alloc.last("web")->second, QAction::raise);
+    EXPECT_EQ(alloc.last("web")->first, 3u);
+    EXPECT_TRUE(alloc.taken("web", QAction::keep));
+    alloc.step(s, script({0.5, 0.5}));
+    EXPECT_DOUBLE_EQ(alloc.learner("web")->q(3, QAction::raise), 0);
+    EXPECT_NEAR(alloc.learner("web")->q(3, QAction::keep), -0.03, 1e-12);
+}
+
 } // namespace
 } // namespace homeostat::engine::policy

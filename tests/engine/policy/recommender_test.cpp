@@ -83,5 +83,14 @@ TEST(ResourceRecommender, OomBumpsMemory) {
     EXPECT_DOUBLE_EQ(loaded.recommend("api", 20)->cpu_cores, r.recommend("api", 20)->cpu_cores);
 }
 
+TEST(ResourceRecommender, ListsItsServices) {
+    ResourceRecommender r;
+    EXPECT_TRUE(r.services().empty());
+    r.observe("b", 1, 1e8, 0);
+    r.observe_oom("a", 1e8, 0);
+    EXPECT_EQ(r.services(), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(r.size(), 2u);
+}
+
 } // namespace
 } // namespace homeostat::engine::policy
