@@ -123,4 +123,55 @@ TEST_F(HealingTest, AVerificationUpdatesTheAuditRecordOfTheActionItJudged) {
     EXPECT_EQ(healing.status()["pending_verifications"], 0u);
 }
 
+// A failure drill: the service's cgroup disappears between the plan (the health snapshot
+// still names it) and the write. The action fails with "cgroup vanished", is audited
+// once, and is not retried while the cooldown runs (no storm of writes to a dead path).
+TEST_F(HealingTest, CgroupThatVanishesMidActionFailsOnceWithoutRetries) {
+    const nlohmann::json section = {
+        {"guardrails", {{"dry_run", false}}},
+        {"priorities", {{"web", "high"}, {"batch", "low"}}},
+        {"rules",
+         {{{"name", "noisy-neighbour"},
+           {"match", {{"anomaly", "cpu_saturation"}, {"priority", "low"},
+                      {"while", {{"anomaly", "latency_spike"}, {"priority", "high"}}}}},
+           {"action", {{"kind", "cpu_quota"}, {"op", "lower_pct"}, {"amount", 50}, {"min", 0.1}}}}}},
+        {"cgroups", {{"allow", {(dir_ / "cpu").string()}}}}};
+    auto cfg = agent::parse_healing(section);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    agent::Healing healing(cfg.value(), store_.get(), post(), 2);
+
+    exporters::ServiceHealth batch;
+    batch.service = "batch";
+    batch.cpu_usage_cores = 1.0;
+    batch.cgroup.cpu_quota_cores = 1.0;
+    batch.cgroup.dirs["cpu"] = (dir_ / "cpu" / "batch").string();
+    exporters::ServiceHealth web;
+    web.service = "web";
+    engine::EndpointWindow e;
+    e.service = "web";
+    e.role = engine::Role::server;
+    e.count = 100;
+    e.p99 = 0.5;
+    const std::vector<engine::detect::Anomaly> anomalies = {open_anomaly(1, "cpu_saturation", "batch"),
+                                                            open_anomaly(2, "latency_spike", "web")};
+    fs::remove_all(dir_ / "cpu" / "batch"); // gone after the snapshot was taken
+    for (int i = 0; i < 6; ++i) { // a minute of windows, inside the 300 s cooldown
+        healing.evaluate(anomalies, {batch, web}, {e}, 1, 1000 + 10 * i);
+        drain(healing);
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "cpu" / "batch")) << "something recreated the cgroup";
+    auto rows = store_->actions("", 50);
+    ASSERT_TRUE(rows);
+    int failed = 0, applied = 0;
+    for (const auto& r : rows.value()) {
+        if (r.verdict == "failed") {
+            ++failed;
+            EXPECT_NE(r.summary.find("cgroup vanished"), std::string::npos) << r.summary;
+        }
+        if (r.verdict == "applied") ++applied;
+    }
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(applied, 0);
+}
+
 } // namespace

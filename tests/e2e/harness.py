@@ -600,11 +600,19 @@ class Daemon:
     def log_path(self) -> Path:
         return self.workdir / "homeostatd.log"
 
+    @property
+    def api_socket(self) -> str:
+        """The daemon's unix socket: short (a socket path has at most 107 bytes) and one
+        per running daemon (the port is)."""
+        return f"/tmp/homeostat-e2e-api-{self.port}/api.sock"
+
     def start(self, healthz_timeout: float = 30.0, extra_args: Iterable[str] = ()) -> "Daemon":
         self.port = free_port()
         extra_args = list(extra_args)
         if "--state-dir" not in extra_args:  # never the host's /var/lib/homeostat
             extra_args += ["--state-dir", str(self.workdir / "state")]
+        if "--api-socket" not in extra_args:  # never the host's /run/homeostat/api.sock
+            extra_args += ["--api-socket", self.api_socket]
         argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--log-level",
                 self.log_level, *extra_args]
         self.managed = self.procs.start("homeostatd", argv, cwd=self.workdir)
@@ -683,6 +691,7 @@ class Daemon:
             t0 = time.monotonic()
             self.exit_code = self.managed.stop(signal.SIGTERM, timeout=timeout)
             self.stop_seconds = time.monotonic() - t0
+            shutil.rmtree(Path(self.api_socket).parent, ignore_errors=True)
         return self.exit_code
 
 
