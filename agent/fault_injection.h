@@ -1,6 +1,6 @@
 // Failure drills (docs/hardening.md): HOMEOSTAT_TEST_BREAK_BPF=name[,name...] makes the
-// named BPF programs fail to load in the kernel, as on a kernel that lacks their hook,
-// so tests reach the real failure paths. Names: "http" (the required HTTP capture) or a
+// kernel refuse the named BPF programs (a program flag no kernel knows: EINVAL from
+// bpf(BPF_PROG_LOAD)), so tests reach the real failure paths. Names: "http" (the required HTTP capture) or a
 // process-health tracepoint ("mark_victim", "sched_process_exit", ...). Unset: nothing.
 #pragma once
 
@@ -9,8 +9,8 @@
 
 namespace homeostat::agent {
 
-// A tracepoint that exists in no kernel: a tp_btf program aimed at it fails to load.
-inline constexpr const char* kNoSuchTracepoint = "homeostat_drill_no_such_tracepoint";
+// A BPF_F_* program flag bit no kernel defines: the kernel answers EINVAL at load.
+inline constexpr unsigned kDrillUnknownProgFlag = 1u << 30;
 
 inline bool drill_breaks_bpf(std::string_view name) {
     const char* env = std::getenv("HOMEOSTAT_TEST_BREAK_BPF");

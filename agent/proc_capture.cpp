@@ -46,10 +46,10 @@ Result<std::unique_ptr<ProcCapture>> ProcCapture::open(Handler handler) {
                      "at zero)", h.tracepoint, h.lost);
     }
     btf__free(vmlinux);
-    // A drill: the program stays in, aimed at a tracepoint no kernel has, so the load fails.
+    // A drill: the kernel refuses this program, so the load fails.
     for (const Hook& h : hooks)
         if (bpf_program__autoload(h.prog) && drill_breaks_bpf(h.tracepoint))
-            bpf_program__set_attach_target(h.prog, 0, kNoSuchTracepoint);
+            bpf_program__set_flags(h.prog, bpf_program__flags(h.prog) | kDrillUnknownProgFlag);
 
     if (int err = proc_bpf__load(c->skel_))
         return Error{std::string("loading the process BPF programs: ") + std::strerror(-err), -err};
