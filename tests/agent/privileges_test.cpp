@@ -26,31 +26,17 @@ TEST(Privileges, DefaultConfigKeepsOnlyTheProcCapabilities) {
 }
 
 TEST(Privileges, HealingThatSignalsKeepsCapKill) {
-    const std::string signal_restart = R"(
-healing:
-  enabled: true
-  guardrails: {dry_run: false}
-  restart:
-    - {service: legacy, method: signal, signal: TERM}
-)";
+    auto section = [](const char* dry_run, const char* restart) {
+        return std::string("healing:\n  enabled: true\n  guardrails: {dry_run: ") + dry_run +
+               "}\n  restart:\n    - " + restart + "\n";
+    };
+    const std::string signal_restart = section("false", "{service: legacy, method: signal, signal: TERM}");
     EXPECT_TRUE(capability_mask(capabilities_needed(with_healing(signal_restart))) & (1ull << CAP_KILL));
     // dry-run changes nothing on the host: no signal is ever sent
-    const std::string dry = R"(
-healing:
-  enabled: true
-  guardrails: {dry_run: true}
-  restart:
-    - {service: legacy, method: signal, signal: TERM}
-)";
+    const std::string dry = section("true", "{service: legacy, method: signal, signal: TERM}");
     EXPECT_FALSE(capability_mask(capabilities_needed(with_healing(dry))) & (1ull << CAP_KILL));
     // restarts by command or systemd run programs: no capability for the daemon itself
-    const std::string command = R"(
-healing:
-  enabled: true
-  guardrails: {dry_run: false}
-  restart:
-    - {service: worker, method: command, command: [/bin/true]}
-)";
+    const std::string command = section("false", "{service: worker, method: command, command: [/bin/true]}");
     EXPECT_FALSE(capability_mask(capabilities_needed(with_healing(command))) & (1ull << CAP_KILL));
     // never the capabilities of loading and attaching: nothing is attached later
     for (const auto* y : {&signal_restart, &dry, &command}) {

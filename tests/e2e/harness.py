@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -727,6 +728,22 @@ def poll(pred: Callable[[], object], timeout: float, interval: float = 0.2):
 
 # ---------------------------------------------------------------------------------------
 # Load generators.
+
+def start_server_as_nobody(procs: "ProcessSet", python: str = "/usr/bin/python3"):
+    """A static file server (python -m http.server, /index.html) run by `nobody` on
+    127.0.0.1: naming it needs reading another user's /proc/<pid>/fd. Returns
+    (port, Managed, directory served); the caller removes the directory."""
+    www = Path(tempfile.mkdtemp(prefix="homeostat-nobody-"))
+    www.chmod(0o755)
+    (www / "index.html").write_text("hello\n")
+    (www / "index.html").chmod(0o644)
+    port = free_port()
+    server = procs.start("server-as-nobody", [
+        "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-m", "http.server",
+        str(port), "--bind", "127.0.0.1", "--directory", str(www)])
+    wait_for_port(port, proc=server)
+    return port, server, www
+
 
 def cpu_cgroup(parent: Path, name: str, period_us: int, quota_us: int = -1, shares: int = 1024) -> Path:
     """A v1 cpu cgroup `name` beneath `parent` (which the caller made beneath its own cgroup)

@@ -10,12 +10,10 @@ capabilities). The control (drop_capabilities: false) keeps root's full set, so 
 assertions can fail.
 """
 
-import os
 import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -55,16 +53,8 @@ class _Caps:
         cls.config = cls.workdir / "homeostat.yaml"
         cls.config.write_text(cls.CONFIG)
         cls.daemon.start(extra_args=["--config", str(cls.config)])
-        cls.www = Path(tempfile.mkdtemp(prefix="homeostat-lp-"))
-        cls.addClassCleanup(shutil.rmtree, cls.www, True)
-        cls.www.chmod(0o755)
-        (cls.www / "index.html").write_text("hello\n")
-        (cls.www / "index.html").chmod(0o644)
-        cls.port = h.free_port()
-        cls.server = cls.procs.start("server-as-nobody", [
-            *NOBODY, SYSTEM_PYTHON, "-m", "http.server", str(cls.port), "--bind", "127.0.0.1",
-            "--directory", str(cls.www)])
-        h.wait_for_port(cls.port, proc=cls.server)
+        cls.port, cls.server, www = h.start_server_as_nobody(cls.procs, SYSTEM_PYTHON)
+        cls.addClassCleanup(shutil.rmtree, www, True)
 
     def load(self):
         for _ in range(REQUESTS):

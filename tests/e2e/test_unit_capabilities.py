@@ -12,7 +12,6 @@ CAP_DAC_READ_SEARCH (the control) the same exchanges are counted, but not as
 import json
 import shutil
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -49,16 +48,8 @@ class _Bounded:
         wrapper.chmod(0o755)
         cls.daemon.binary = str(wrapper)
         cls.daemon.start()
-        cls.www = Path(tempfile.mkdtemp(prefix="homeostat-caps-"))
-        cls.addClassCleanup(shutil.rmtree, cls.www, True)
-        cls.www.chmod(0o755)
-        (cls.www / "index.html").write_text("hello\n")
-        (cls.www / "index.html").chmod(0o644)
-        cls.port = h.free_port()
-        cls.server = cls.procs.start("server-as-nobody", [
-            "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", SYSTEM_PYTHON, "-m", "http.server",
-            str(cls.port), "--bind", "127.0.0.1", "--directory", str(cls.www)])
-        h.wait_for_port(cls.port, proc=cls.server)
+        cls.port, cls.server, www = h.start_server_as_nobody(cls.procs, SYSTEM_PYTHON)
+        cls.addClassCleanup(shutil.rmtree, www, True)
 
     def daemon_bounding_set(self) -> int:
         # The wrapper execs: the daemon is the managed pid itself.
