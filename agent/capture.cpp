@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "agent/fault_injection.h"
 #include "http.skel.h"
 
 namespace homeostat::agent {
@@ -54,6 +55,9 @@ Result<std::unique_ptr<Capture>> Capture::open(const CaptureOptions& opts, Handl
     if (int err = bpf_map__set_max_entries(c->skel_->maps.events, opts.ringbuf_bytes))
         return bpf_error("sizing the ring buffer to " + std::to_string(opts.ringbuf_bytes) + " bytes", err);
 
+    if (drill_breaks_bpf("http"))
+        bpf_program__set_flags(c->skel_->progs.hs_sock_state,
+                               bpf_program__flags(c->skel_->progs.hs_sock_state) | kDrillUnknownProgFlag);
     if (int err = http_bpf__load(c->skel_))
         return bpf_error("loading the BPF programs into the kernel (run with --log-level debug for the verifier log)", err);
 

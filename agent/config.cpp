@@ -94,6 +94,8 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"listen", [](auto& n, Config& c) { return as_string(n, c.listen); }},
             {"api_token_file", [](auto& n, Config& c) { return as_string(n, c.api_token_file); }},
             {"log_level", [](auto& n, Config& c) { return as_string(n, c.log_level); }},
+            {"api_socket", [](auto& n, Config& c) { return as_string(n, c.api_socket); }},
+            {"drop_capabilities", [](auto& n, Config& c) { return as_bool(n, c.drop_capabilities); }},
             {"state_dir", [](auto& n, Config& c) { return as_string(n, c.state_dir); }},
             {"history_retention", [](auto& n, Config& c) { return as_seconds(n, c.history_retention_seconds); }},
         }},

@@ -21,6 +21,12 @@ struct Config {
     // "Authorization: Bearer <token>"; listening beyond loopback requires one.
     std::string api_token_file;
     std::string log_level = "info";
+    // The CLI's root-only unix socket serving the same API (directory 0700, socket 0600);
+    // empty: none.
+    std::string api_socket = "/run/homeostat/api.sock";
+    // After attaching, drop every capability the running daemon does not use
+    // (agent/privileges.h, docs/hardening.md "Least privilege"); false only for debugging.
+    bool drop_capabilities = true;
 
     // capture
     std::string cgroup2_root;           // empty: found from /proc/self/mountinfo

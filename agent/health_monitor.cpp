@@ -19,7 +19,7 @@ void HealthMonitor::start() {
     auto c = ProcCapture::open([this](std::span<const std::byte> b) { health_.on_record(b); });
     if (!c) {
         spdlog::warn("process health: {}; exits, OOM kills and TCP trouble are not observed (CPU, memory, "
-                     "limits and restarts still come from /proc)",
+                     "limits and restarts still come from /proc; HTTP capture is unaffected)",
                      c.error().describe());
     } else {
         capture_ = std::move(c.value());

@@ -1,6 +1,8 @@
 // homeostatd: a thin main. Parses flags, runs the start-up checks, wires capture →
 // pipeline → aggregator → exporters on one Asio io_context, and shuts down cleanly.
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -31,6 +33,7 @@
 #include "agent/http_api.h"
 #include "agent/identity.h"
 #include "agent/pipeline.h"
+#include "agent/privileges.h"
 #include "agent/reload.h"
 #include "agent/state_api.h"
 #include "agent/system_checks.h"
@@ -61,6 +64,8 @@ options:
                      (default 127.0.0.1:9464)
   --state-dir DIR    where detector baselines are kept across restarts
                      (default /var/lib/homeostat)
+  --api-socket PATH  the CLI's root-only unix socket (default /run/homeostat/api.sock;
+                     "" for none)
   --record FILE      also write every HTTP exchange (with its service) to FILE, for
                      `homeostat replay FILE`; stops at --record-limit bytes
   --record-limit N   default 1073741824 (1 GiB)
@@ -93,11 +98,15 @@ int fail(const std::string& what) {
 } // namespace
 
 int main(int argc, char** argv) {
+    // Everything the daemon creates (state database, spool, backups, the API socket) is
+    // its own: nobody else reads it unless a mode is set on purpose.
+    ::umask(077);
     auto logger = spdlog::stderr_color_mt("homeostatd");
     spdlog::set_default_logger(logger);
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
     std::string config_path, listen_flag, level_flag, state_dir_flag, record_path;
+    std::optional<std::string> socket_flag;
     std::uint64_t record_limit = 1ull << 30;
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
@@ -113,6 +122,7 @@ int main(int argc, char** argv) {
         else if (a == "--listen") listen_flag = value("--listen");
         else if (a == "--log-level") level_flag = value("--log-level");
         else if (a == "--state-dir") state_dir_flag = value("--state-dir");
+        else if (a == "--api-socket") socket_flag = value("--api-socket");
         else if (a == "--record") record_path = value("--record");
         else if (a == "--record-limit") {
             const std::string v = value("--record-limit");
@@ -139,6 +149,7 @@ int main(int argc, char** argv) {
     if (!listen_flag.empty()) cfg.listen = listen_flag;
     if (!level_flag.empty()) cfg.log_level = level_flag;
     if (!state_dir_flag.empty()) cfg.state_dir = state_dir_flag;
+    if (socket_flag) cfg.api_socket = *socket_flag;
     if (auto v = agent::validate(cfg); !v) return fail("configuration: " + v.error().message);
     if (check_only) {
         std::printf("%s: ok\n", config_path.empty() ? "built-in defaults" : config_path.c_str());
@@ -151,6 +162,7 @@ int main(int argc, char** argv) {
     if (auto r = agent::check_privileges(); !r) return fail(r.error().message);
     if (auto r = agent::check_btf(); !r) return fail(r.error().message);
     if (auto warn = agent::ensure_tracefs(); !warn.empty()) spdlog::warn("{}", warn);
+    if (auto note = agent::bpffs_note(); !note.empty()) spdlog::info("{}", note);
     if (cfg.cgroup2_root.empty()) {
         auto root = agent::find_cgroup2_root();
         if (!root) return fail(root.error().message);
@@ -420,6 +432,16 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         return fail(std::string("API: ") + e.what());
     }
+    // The CLI's socket: root-only by its modes, so `homeostat` needs no port or token file.
+    std::unique_ptr<agent::HttpApi> cli_api;
+    if (!cfg.api_socket.empty()) {
+        try {
+            cli_api = std::make_unique<agent::HttpApi>(io, agent::HttpApi::UnixSocket{cfg.api_socket}, router);
+            cli_api->start();
+        } catch (const std::exception& e) {
+            spdlog::warn("API socket: {}; the CLI needs --url http://{} instead", e.what(), cfg.listen);
+        }
+    }
 
     // Drain the ring buffer when the kernel wakes us (backlog past wakeup_bytes) and on
     // a timer otherwise: per-event wake-ups would cost a context switch per request.
@@ -576,6 +598,7 @@ int main(int argc, char** argv) {
                 if (!listen_flag.empty()) loaded.value().listen = listen_flag;
                 if (!level_flag.empty()) loaded.value().log_level = level_flag;
                 if (!state_dir_flag.empty()) loaded.value().state_dir = state_dir_flag;
+                if (socket_flag) loaded.value().api_socket = *socket_flag;
             }
             if (!loaded) {
                 spdlog::error("SIGHUP: {} was not applied, the running configuration stays:\n{}", config_path,
@@ -631,6 +654,7 @@ int main(int argc, char** argv) {
         if (ec) return;
         spdlog::info("received {}, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
         api->stop();
+        if (cli_api) cli_api->stop();
         drain.cancel();
         sweep.cancel();
         detect_timer.cancel();
@@ -641,6 +665,19 @@ int main(int argc, char** argv) {
         rb_fd.cancel();
         io.stop();
     });
+
+    // Everything is loaded, attached and bound: keep only what the running daemon uses.
+    if (cfg.drop_capabilities) {
+        const auto keep = agent::capabilities_needed(cfg);
+        if (auto r = agent::drop_capabilities(keep); !r) return fail("privileges: " + r.error().describe());
+        std::string why;
+        for (const auto& k : keep) why += (why.empty() ? "" : "; ") + k.name + ": " + k.why;
+        spdlog::info("privileges: capabilities dropped; kept {} ({})",
+                     agent::capability_names(agent::current_capabilities().effective), why);
+    } else {
+        spdlog::warn("privileges: drop_capabilities is false: running with every capability it started with ({})",
+                     agent::capability_names(agent::current_capabilities().effective));
+    }
 
     spdlog::info("ready: web page at http://{}/, metrics at http://{}/metrics, status at http://{}/api/v1/status",
                  cfg.listen, cfg.listen, cfg.listen);

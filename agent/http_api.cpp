@@ -2,20 +2,25 @@
 #include "agent/http_api.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,6 +34,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using local = asio::local::stream_protocol;
 using error_code = boost::system::error_code;
 
 constexpr std::chrono::seconds kTimeout{HttpApi::kTimeoutSeconds};
@@ -87,15 +93,53 @@ void set_cloexec(int fd) {
     if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
+// The unix socket of the CLI: root-only (directory 0700, socket 0600, both the daemon's).
+// A socket left by a daemon that died is replaced; anything else at the path is refused.
+void prepare_unix_socket(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (path.empty() || path.front() != '/' || slash == std::string::npos)
+        throw std::runtime_error(fmt::format("api_socket \"{}\" must be an absolute path", path));
+    const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw std::runtime_error(fmt::format("api_socket: cannot create {}: {}", dir, std::strerror(errno)));
+    struct stat st{};
+    if (dir != "/" && ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (st.st_uid != ::geteuid())
+            throw std::runtime_error(fmt::format("api_socket: {} belongs to uid {}, not to the daemon", dir, st.st_uid));
+        if ((st.st_mode & 07777) != 0700 && ::chmod(dir.c_str(), 0700) != 0)
+            throw std::runtime_error(fmt::format("api_socket: cannot chmod 0700 {}: {}", dir, std::strerror(errno)));
+    }
+    if (::lstat(path.c_str(), &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            throw std::runtime_error(fmt::format("api_socket: {} exists and is not a socket", path));
+        ::unlink(path.c_str());
+    }
+}
+
+std::string format_endpoint(const local::endpoint& ep) { return "unix:" + ep.path(); }
+
+template <class Protocol>
 class Session;
 
-class Server : public std::enable_shared_from_this<Server> {
+// Serves the API on a TCP address (tcp) or a unix socket (local::stream_protocol).
+template <class Protocol>
+class Server : public std::enable_shared_from_this<Server<Protocol>> {
+    using endpoint = typename Protocol::endpoint;
+    using socket = typename Protocol::socket;
+
 public:
     Server(asio::io_context& io, std::string listen, HttpRouter router)
         : io_(io), router_(std::move(router)), acceptor_(io), retry_timer_(io),
           listen_text_(std::move(listen)) {
         if (!router_) throw std::invalid_argument("HttpApi: the router must not be empty");
-        const tcp::endpoint ep = parse_listen(listen_text_);
+        endpoint ep;
+        if constexpr (std::is_same_v<Protocol, tcp>) {
+            ep = parse_listen(listen_text_);
+        } else {
+            prepare_unix_socket(listen_text_);
+            ep = endpoint(listen_text_);
+            unix_path_ = listen_text_;
+        }
         listen_text_ = format_endpoint(ep); // canonical, for messages
         error_code ec;
         acceptor_.open(ep.protocol(), ec);
@@ -103,9 +147,13 @@ public:
             set_cloexec(acceptor_.native_handle());
             // Lets a restarted daemon bind while old connections sit in TIME_WAIT; on Linux
             // it does not let two listeners share the port.
-            acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+            if constexpr (std::is_same_v<Protocol, tcp>)
+                acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
         }
         if (!ec) acceptor_.bind(ep, ec);
+        // The umask of the daemon (077) already gives 0600; said again in case it is embedded.
+        if (!ec && !unix_path_.empty() && ::chmod(unix_path_.c_str(), 0600) != 0)
+            ec = error_code(errno, asio::error::get_system_category());
         if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) throw std::runtime_error(bind_error(ec));
         bound_ = acceptor_.local_endpoint(ec);
@@ -122,11 +170,14 @@ public:
     void stop();
 
     bool stopped() const { return stopped_; }
-    unsigned short port() const { return bound_.port(); }
+    unsigned short port() const {
+        if constexpr (std::is_same_v<Protocol, tcp>) return bound_.port();
+        else return 0;
+    }
     std::size_t connections() const { return sessions_.size(); }
 
-    void add(Session* s) { sessions_.insert(s); }
-    void remove(Session* s) {
+    void add(Session<Protocol>* s) { sessions_.insert(s); }
+    void remove(Session<Protocol>* s) {
         sessions_.erase(s);
         if (sessions_.size() < HttpApi::kMaxConnections) limit_logged_ = false;
     }
@@ -165,28 +216,32 @@ private:
     }
 
     void accept() {
-        acceptor_.async_accept(io_, [self = shared_from_this()](error_code ec, tcp::socket s) {
+        acceptor_.async_accept(io_, [self = this->shared_from_this()](error_code ec, socket s) {
             self->on_accept(ec, std::move(s));
         });
     }
 
-    void on_accept(error_code ec, tcp::socket socket);
+    void on_accept(error_code ec, socket s);
 
     asio::io_context& io_;
     HttpRouter router_;
-    tcp::acceptor acceptor_;
+    typename Protocol::acceptor acceptor_;
     asio::steady_timer retry_timer_;
     std::string listen_text_;
-    tcp::endpoint bound_;
+    std::string unix_path_; // removed at stop()
+    endpoint bound_;
     bool started_ = false;
     bool stopped_ = false;
     bool limit_logged_ = false;
-    std::unordered_set<Session*> sessions_;
+    std::unordered_set<Session<Protocol>*> sessions_;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+template <class Protocol>
+class Session : public std::enable_shared_from_this<Session<Protocol>> {
+    using std::enable_shared_from_this<Session<Protocol>>::shared_from_this;
+
 public:
-    Session(tcp::socket socket, std::shared_ptr<Server> server)
+    Session(typename Protocol::socket socket, std::shared_ptr<Server<Protocol>> server)
         : stream_(std::move(socket)), server_(std::move(server)) {
         server_->add(this);
     }
@@ -196,7 +251,7 @@ public:
 
     void close() {
         error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        stream_.socket().shutdown(asio::socket_base::shutdown_both, ec);
         stream_.close();
     }
 
@@ -304,7 +359,7 @@ private:
 
     void linger() {
         error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        stream_.socket().shutdown(asio::socket_base::shutdown_send, ec);
         if (ec) return close();
         linger_left_ = kLingerBytes;
         stream_.expires_after(kLingerTime);
@@ -321,85 +376,100 @@ private:
                                 });
     }
 
-    beast::tcp_stream stream_;
+    beast::basic_stream<Protocol> stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     http::response<http::string_body> response_;
     std::array<char, 4096> drain_buffer_{};
     std::size_t linger_left_ = 0;
-    std::shared_ptr<Server> server_;
+    std::shared_ptr<Server<Protocol>> server_;
 };
 
-void Server::on_accept(error_code ec, tcp::socket socket) {
+template <class Protocol>
+void Server<Protocol>::on_accept(error_code ec, socket s) {
     if (stopped_ || ec == asio::error::operation_aborted) return;
     if (ec) {
         if (ec == asio::error::connection_aborted) return accept(); // client gave up, fine
         // Out of descriptors or memory: back off instead of spinning on the error.
         spdlog::warn("HTTP API: accept failed: {}; retrying", ec.message());
         retry_timer_.expires_after(kAcceptRetry);
-        retry_timer_.async_wait([self = shared_from_this()](error_code e) {
+        retry_timer_.async_wait([self = this->shared_from_this()](error_code e) {
             if (!e && !self->stopped_) self->accept();
         });
         return;
     }
-    set_cloexec(socket.native_handle());
+    set_cloexec(s.native_handle());
     if (sessions_.size() >= HttpApi::kMaxConnections) {
         if (!limit_logged_) {
             spdlog::warn("HTTP API: {} connections open, closing new ones until some end", sessions_.size());
             limit_logged_ = true;
         }
         error_code ignored;
-        socket.close(ignored);
+        s.close(ignored);
         return accept();
     }
-    error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Session>(std::move(socket), shared_from_this())->run();
+    if constexpr (std::is_same_v<Protocol, tcp>) {
+        error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
+    }
+    std::make_shared<Session<Protocol>>(std::move(s), this->shared_from_this())->run();
     accept();
 }
 
-void Server::stop() {
+template <class Protocol>
+void Server<Protocol>::stop() {
     if (stopped_) return;
     stopped_ = true;
     error_code ignored;
     acceptor_.close(ignored);
+    if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
     retry_timer_.cancel();
     // close() makes pending operations finish with operation_aborted; the handlers then
     // drop the last references and the sessions unregister themselves.
-    const std::vector<Session*> open(sessions_.begin(), sessions_.end());
-    for (Session* s : open)
+    const std::vector<Session<Protocol>*> open(sessions_.begin(), sessions_.end());
+    for (Session<Protocol>* s : open)
         s->close();
 }
 
 } // namespace
 
+// One of the two servers; the other pointer stays empty.
 struct HttpApi::Impl {
-    std::shared_ptr<Server> server;
+    std::shared_ptr<Server<tcp>> tcp_server;
+    std::shared_ptr<Server<local>> unix_server;
+    template <class F>
+    auto with(F f) {
+        return tcp_server ? f(*tcp_server) : f(*unix_server);
+    }
 };
 
 HttpApi::HttpApi(asio::io_context& io, std::string listen, HttpRouter router)
-    : impl_(
-          std::make_unique<Impl>(Impl{std::make_shared<Server>(io, std::move(listen), std::move(router))})) {}
+    : impl_(std::make_unique<Impl>(
+          Impl{std::make_shared<Server<tcp>>(io, std::move(listen), std::move(router)), nullptr})) {}
+
+HttpApi::HttpApi(asio::io_context& io, UnixSocket socket, HttpRouter router)
+    : impl_(std::make_unique<Impl>(
+          Impl{nullptr, std::make_shared<Server<local>>(io, std::move(socket.path), std::move(router))})) {}
 
 HttpApi::~HttpApi() {
     try {
-        if (impl_) impl_->server->stop();
+        if (impl_) impl_->with([](auto& s) { s.stop(); });
     } catch (...) {
         // Only allocation can fail in stop(); the sockets close with the io_context anyway.
     }
 }
 
 void HttpApi::start() {
-    impl_->server->start();
+    impl_->with([](auto& s) { s.start(); });
 }
 void HttpApi::stop() {
-    impl_->server->stop();
+    impl_->with([](auto& s) { s.stop(); });
 }
 unsigned short HttpApi::port() const {
-    return impl_->server->port();
+    return impl_->with([](auto& s) { return s.port(); });
 }
 std::size_t HttpApi::connections() const {
-    return impl_->server->connections();
+    return impl_->with([](auto& s) { return s.connections(); });
 }
 
 } // namespace homeostat::agent

@@ -75,6 +75,13 @@ public:
     // std::runtime_error that says what to do. listen: "127.0.0.1:9464", "[::1]:9464";
     // port 0 picks a free port (see port()).
     HttpApi(boost::asio::io_context& io, std::string listen, HttpRouter router);
+    // The same API on a unix socket (the CLI's, root-only): its directory is created 0700
+    // (or chmod-ed to it; it must belong to the daemon's user), the socket 0600; a stale
+    // socket at the path is replaced, and stop() removes it.
+    struct UnixSocket {
+        std::string path;
+    };
+    HttpApi(boost::asio::io_context& io, UnixSocket socket, HttpRouter router);
     ~HttpApi(); // stop()s; never throws
     HttpApi(const HttpApi&) = delete;
     HttpApi& operator=(const HttpApi&) = delete;
@@ -82,7 +89,7 @@ public:
     void start(); // begins accepting
     void stop();  // closes the acceptor and every connection; idempotent, no restart
 
-    unsigned short port() const;     // the bound port, also when listen asked for 0
+    unsigned short port() const;     // the bound port, also when listen asked for 0 (unix: 0)
     std::size_t connections() const; // open connections right now
 
 private:

@@ -139,7 +139,10 @@ Result<ParsedUrl> parse_url(const std::string& url) {
     std::string authority = rest.substr(0, slash);
     u.target = slash == std::string::npos ? "/" : rest.substr(slash);
     if (authority.find('@') != std::string::npos)
-        return Error{"'" + url + "': credentials in the URL are not supported (use a secret)"};
+        // Not the URL itself: it holds the password, and this message reaches logs and
+        // `homeostat config check`.
+        return Error{"a URL with credentials (user:password@host) is not supported: put them in the receiver's "
+                     "secret"};
     if (!authority.empty() && authority.front() == '[') {
         const auto close = authority.find(']');
         if (close == std::string::npos) return Error{"'" + url + "': unterminated IPv6 address"};

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/fault_injection.h"
 #include "proc.skel.h"
 
 namespace homeostat::agent {
@@ -23,16 +24,17 @@ Result<std::unique_ptr<ProcCapture>> ProcCapture::open(Handler handler) {
     struct Hook {
         bpf_program* prog;
         const char* tracepoint;
+        const char* lost; // what goes unobserved without it, for the warning
     };
     const Hook hooks[] = {
-        {c->skel_->progs.hs_exec, "sched_process_exec"},
-        {c->skel_->progs.hs_fork, "sched_process_fork"},
-        {c->skel_->progs.hs_exit, "sched_process_exit"},
-        {c->skel_->progs.hs_oom, "mark_victim"},
-        {c->skel_->progs.hs_tcp_retransmit, "tcp_retransmit_skb"},
-        {c->skel_->progs.hs_tcp_send_reset, "tcp_send_reset"},
-        {c->skel_->progs.hs_tcp_receive_reset, "tcp_receive_reset"},
-        {c->skel_->progs.hs_tcp_state, "inet_sock_set_state"},
+        {c->skel_->progs.hs_exec, "sched_process_exec", "exec events"},
+        {c->skel_->progs.hs_fork, "sched_process_fork", "new processes between /proc scans"},
+        {c->skel_->progs.hs_exit, "sched_process_exit", "process exits and crash signals"},
+        {c->skel_->progs.hs_oom, "mark_victim", "OOM kills"},
+        {c->skel_->progs.hs_tcp_retransmit, "tcp_retransmit_skb", "TCP retransmits"},
+        {c->skel_->progs.hs_tcp_send_reset, "tcp_send_reset", "TCP resets sent"},
+        {c->skel_->progs.hs_tcp_receive_reset, "tcp_receive_reset", "TCP resets received"},
+        {c->skel_->progs.hs_tcp_state, "inet_sock_set_state", "TCP connection states"},
     };
     btf* vmlinux = btf__load_vmlinux_btf();
     for (const Hook& h : hooks) {
@@ -40,9 +42,14 @@ Result<std::unique_ptr<ProcCapture>> ProcCapture::open(Handler handler) {
         if (vmlinux && btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) > 0) continue;
         bpf_program__set_autoload(h.prog, false);
         c->missing_.push_back(h.tracepoint);
-        spdlog::warn("process health: this kernel has no {} tracepoint; its figures stay at zero", h.tracepoint);
+        spdlog::warn("process health: this kernel has no {} tracepoint; {} are not observed (their figures stay "
+                     "at zero)", h.tracepoint, h.lost);
     }
     btf__free(vmlinux);
+    // A drill: the kernel refuses this program, so the load fails.
+    for (const Hook& h : hooks)
+        if (bpf_program__autoload(h.prog) && drill_breaks_bpf(h.tracepoint))
+            bpf_program__set_flags(h.prog, bpf_program__flags(h.prog) | kDrillUnknownProgFlag);
 
     if (int err = proc_bpf__load(c->skel_))
         return Error{std::string("loading the process BPF programs: ") + std::strerror(-err), -err};
@@ -51,8 +58,8 @@ Result<std::unique_ptr<ProcCapture>> ProcCapture::open(Handler handler) {
         bpf_link* link = bpf_program__attach(h.prog);
         if (!link) {
             c->missing_.push_back(h.tracepoint);
-            spdlog::warn("process health: attaching tp_btf/{} failed: {}; its figures stay at zero", h.tracepoint,
-                         std::strerror(errno));
+            spdlog::warn("process health: attaching tp_btf/{} failed: {}; {} are not observed", h.tracepoint,
+                         std::strerror(errno), h.lost);
             continue;
         }
         c->links_.push_back(link);

@@ -36,6 +36,8 @@ ReloadPlan plan_reload(const Config& running, Config loaded) {
     };
     keep("listen", loaded.listen, running.listen);
     keep("api_token_file", loaded.api_token_file, running.api_token_file);
+    keep("api_socket", loaded.api_socket, running.api_socket);
+    keep("drop_capabilities", loaded.drop_capabilities, running.drop_capabilities);
     keep("state_dir", loaded.state_dir, running.state_dir);
     // An empty cgroup2_root means "found at start": the running one is that.
     if (!loaded.cgroup2_root.empty() && loaded.cgroup2_root != running.cgroup2_root)

@@ -46,6 +46,16 @@ std::string ensure_tracefs() {
            " (classic tracepoints will be unavailable; mount it with: mount -t tracefs tracefs " + dir + ")";
 }
 
+std::string bpffs_note() {
+    constexpr const char* dir = "/sys/fs/bpf";
+    constexpr long BPF_FS_MAGIC = 0xcafe4a11;
+    struct statfs sf;
+    if (::statfs(dir, &sf) == 0 && sf.f_type == BPF_FS_MAGIC) return {};
+    return std::string("bpffs is not mounted at ") + dir +
+           ": homeostat pins nothing and needs none (for bpftool's view of pinned objects: "
+           "mount -t bpf bpf " + dir + ")";
+}
+
 Result<std::string> find_cgroup2_root(const std::string& mountinfo) {
     std::ifstream f(mountinfo);
     if (!f) return Error{"cannot read " + mountinfo + ": " + std::strerror(errno), errno};

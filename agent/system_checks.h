@@ -18,6 +18,10 @@ Result<void> check_btf(const std::string& path = "/sys/kernel/btf/vmlinux");
 // message (empty if fine): classic tracepoints need it, the current capture does not.
 std::string ensure_tracefs();
 
+// Empty when bpffs is mounted at /sys/fs/bpf; else a note that the daemon needs none and
+// how to mount it for inspection (bpftool).
+std::string bpffs_note();
+
 // The mount point of the cgroup v2 hierarchy: "/sys/fs/cgroup" on unified hosts,
 // "/sys/fs/cgroup/unified" on hybrid ones.
 Result<std::string> find_cgroup2_root(const std::string& mountinfo = "/proc/self/mountinfo");

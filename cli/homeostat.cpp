@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +67,9 @@ commands:
                        SCORES.csv, or stdout without --output or with --output -
   version              print the version
 
---addr defaults to 127.0.0.1:9464 (the daemon's default --listen).
+The CLI talks to the daemon's root-only unix socket /run/homeostat/api.sock (--socket
+PATH, $HOMEOSTAT_SOCKET; the daemon's api_socket) when it exists, else to --addr.
+--addr HOST:PORT (or unix:PATH) defaults to 127.0.0.1:9464 (the daemon's default --listen).
 --token-file FILE (or $HOMEOSTAT_TOKEN_FILE): the daemon's api_token_file, when it has one.
 --json prints machine-readable output where a command has it.
 )";
@@ -74,9 +78,31 @@ commands:
 // The daemon's API token, when it wants one (--token-file, or $HOMEOSTAT_TOKEN_FILE).
 std::string g_token;
 
-Result<std::string> http_get(const std::string& addr, const std::string& path) {
+// The daemon's root-only unix socket (its api_socket); "unix:PATH" as an --addr.
+constexpr const char* kDefaultSocket = "/run/homeostat/api.sock";
+
+// A connected socket to `addr`: "unix:PATH" or HOST:PORT.
+Result<Fd> connect_to(const std::string& addr) {
+    timeval tv{10, 0};
+    if (addr.rfind("unix:", 0) == 0) {
+        const std::string path = addr.substr(5);
+        sockaddr_un sun{};
+        sun.sun_family = AF_UNIX;
+        if (path.size() >= sizeof sun.sun_path) return Error{"socket path too long: " + path};
+        std::memcpy(sun.sun_path, path.data(), path.size());
+        Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) != 0) {
+            const int err = errno;
+            return Error{"cannot reach homeostatd at " + addr + ": " + std::strerror(err) +
+                             (err == EACCES ? " (the socket is root-only: sudo homeostat, or --addr HOST:PORT)"
+                                            : " (is it running? start it with: sudo homeostatd)"),
+                         err};
+        }
+        return fd;
+    }
     auto colon = addr.rfind(':');
-    if (colon == std::string::npos) return Error{"--addr must be HOST:PORT, got '" + addr + "'"};
+    if (colon == std::string::npos) return Error{"--addr must be HOST:PORT or unix:PATH, got '" + addr + "'"};
     std::string host = addr.substr(0, colon), port = addr.substr(colon + 1);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     addrinfo hints{}, *res = nullptr;
@@ -84,14 +110,21 @@ Result<std::string> http_get(const std::string& addr, const std::string& path) {
     if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
         return Error{"cannot resolve " + addr + ": " + ::gai_strerror(rc)};
     Fd fd(::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    timeval tv{10, 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int rc = ::connect(fd.get(), res->ai_addr, res->ai_addrlen);
     ::freeaddrinfo(res);
     if (rc != 0)
         return Error{"cannot reach homeostatd at " + addr + ": " + std::strerror(errno) +
                      " (is it running? start it with: sudo homeostatd)", errno};
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + addr + "\r\n";
+    return fd;
+}
+
+Result<std::string> http_get(const std::string& addr, const std::string& path) {
+    auto connected = connect_to(addr);
+    if (!connected) return connected.error();
+    Fd fd = std::move(connected.value());
+    const std::string host = addr.rfind("unix:", 0) == 0 ? std::string("localhost") : addr;
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n";
     if (!g_token.empty()) req += "Authorization: Bearer " + g_token + "\r\n";
     req += "\r\n";
     if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
@@ -418,18 +451,27 @@ void tuned_table(const nlohmann::json& j) {
 
 int main(int argc, char** argv) {
     std::string addr = "127.0.0.1:9464";
+    std::string socket_path = std::getenv("HOMEOSTAT_SOCKET") ? std::getenv("HOMEOSTAT_SOCKET") : kDefaultSocket;
+    bool addr_given = false;
     std::string token_file = std::getenv("HOMEOSTAT_TOKEN_FILE") ? std::getenv("HOMEOSTAT_TOKEN_FILE") : "";
     bool json = false;
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
-        if (a == "--addr" && i + 1 < argc) addr = argv[++i];
+        if (a == "--addr" && i + 1 < argc) { addr = argv[++i]; addr_given = true; }
+        else if (a == "--socket" && i + 1 < argc) socket_path = argv[++i];
         else if (a == "--token-file" && i + 1 < argc) token_file = argv[++i];
         else if (a == "--json") json = true;
         else if (a == "-h" || a == "--help") { std::fputs(kUsage, stdout); return 0; }
         else args.push_back(a);
     }
     if (args.empty()) { std::fputs(kUsage, stderr); return 2; }
+    // The socket when it is there (also when it is not ours to open: the error then says
+    // why), TCP otherwise or when asked for.
+    if (struct stat st{}; !addr_given && !socket_path.empty() && ::stat(socket_path.c_str(), &st) == 0)
+        addr = "unix:" + socket_path;
+    else if (!addr_given && !socket_path.empty() && errno == EACCES)
+        addr = "unix:" + socket_path; // the directory is root-only: say so rather than try TCP
     if (!token_file.empty()) {
         auto t = agent::read_api_token(token_file);
         if (!t) { std::fprintf(stderr, "homeostat: %s\n", t.error().message.c_str()); return 1; }

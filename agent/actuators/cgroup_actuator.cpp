@@ -63,7 +63,8 @@ std::string allow_text(const std::vector<std::string>& list) {
 }
 
 Error gone(const std::string& dir, const std::string& service) {
-    return Error{"cgroup " + dir + " of service " + service +
+    // "cgroup vanished" first: what the audit log and an operator grep for.
+    return Error{"cgroup vanished: cgroup " + dir + " of service " + service +
                      " is gone (the service stopped or moved); nothing was changed",
                  ENOENT};
 }

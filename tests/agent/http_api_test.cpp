@@ -4,12 +4,18 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <chrono>
 #include <future>
 #include <map>
@@ -536,6 +542,80 @@ TEST(HttpApiAddress, AddressNotOnThisHost) {
     } catch (const std::runtime_error& e) {
         EXPECT_THAT(e.what(), HasSubstr("cannot listen on 192.0.2.1:0"));
     }
+}
+
+// The CLI's socket: directory 0700, socket 0600 (whatever the umask), the same router.
+TEST(HttpApiUnixSocket, RootOnlyModesAndServesTheApi) {
+    char tmpl[] = "/tmp/hs-unix-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string base = tmpl, dir = base + "/run", path = dir + "/api.sock";
+    const mode_t old_umask = ::umask(0); // the modes must not come from the umask alone
+    asio::io_context io;
+    std::optional<HttpApi> api;
+    api.emplace(io, HttpApi::UnixSocket{path}, [](const HttpRequest& r) {
+        return HttpResponse{200, "application/json", "{\"path\": \"" + r.path + "\"}"};
+    });
+    ::umask(old_umask);
+    EXPECT_EQ(api->port(), 0);
+    api->start();
+    struct stat st{};
+    ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISSOCK(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+    ASSERT_EQ(::lstat(dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0700u);
+
+    std::promise<std::string> answer;
+    std::thread client([&] {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        timeval tv{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        sockaddr_un sun{};
+        sun.sun_family = AF_UNIX;
+        std::memcpy(sun.sun_path, path.data(), path.size());
+        std::string got;
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0) {
+            const std::string req = "GET /api/v1/status HTTP/1.0\r\nHost: localhost\r\n\r\n";
+            ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+            char buf[4096];
+            for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+        } else {
+            got = std::string("connect: ") + std::strerror(errno);
+        }
+        ::close(fd);
+        answer.set_value(got);
+        asio::post(io, [&] { api->stop(); });
+    });
+    io.run_for(std::chrono::seconds(10));
+    client.join();
+    const std::string got = answer.get_future().get();
+    EXPECT_THAT(got, HasSubstr("HTTP/1.0 200")) << got;
+    EXPECT_THAT(got, HasSubstr("{\"path\": \"/api/v1/status\"}")) << got;
+    EXPECT_NE(::lstat(path.c_str(), &st), 0) << "stop() leaves the socket behind";
+    api.reset();
+
+    // A stale socket (a daemon that died) is replaced; a file that is no socket is not.
+    {
+        int stale = ::socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un sun{};
+        sun.sun_family = AF_UNIX;
+        std::memcpy(sun.sun_path, path.data(), path.size());
+        ASSERT_EQ(::bind(stale, reinterpret_cast<sockaddr*>(&sun), sizeof sun), 0) << std::strerror(errno);
+        ::close(stale); // the file stays, as after a crash
+        asio::io_context io2;
+        HttpApi again(io2, HttpApi::UnixSocket{path}, [](const HttpRequest&) { return HttpResponse{}; });
+        ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+    }
+    EXPECT_NE(::lstat(path.c_str(), &st), 0) << "the destructor leaves the socket behind";
+    std::ofstream(path) << "not a socket\n";
+    try {
+        asio::io_context io3;
+        HttpApi refused(io3, HttpApi::UnixSocket{path}, [](const HttpRequest&) { return HttpResponse{}; });
+        ADD_FAILURE() << "replaced a regular file";
+    } catch (const std::runtime_error& e) {
+        EXPECT_THAT(e.what(), HasSubstr("exists and is not a socket"));
+    }
+    std::filesystem::remove_all(base);
 }
 
 } // namespace

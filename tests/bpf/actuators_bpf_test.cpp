@@ -119,6 +119,7 @@ TEST_F(RealCgroupV1, RefusalAndAVanishedCgroup) {
     EXPECT_NE(again.error().message.find("cgroup " + cg_.dir("cpu") + " of service " + service_ + " is gone"),
               std::string::npos)
         << again.error().message;
+    EXPECT_EQ(again.error().message.rfind("cgroup vanished: ", 0), 0u) << again.error().message; // what the audit shows
     auto rv = act.revert(*q, target_);
     ASSERT_FALSE(rv);
     EXPECT_NE(rv.error().message.find("is gone"), std::string::npos);

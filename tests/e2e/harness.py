@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -607,11 +608,19 @@ class Daemon:
     def log_path(self) -> Path:
         return self.workdir / "homeostatd.log"
 
+    @property
+    def api_socket(self) -> str:
+        """The daemon's unix socket: short (a socket path has at most 107 bytes) and one
+        per running daemon (the port is)."""
+        return f"/tmp/homeostat-e2e-api-{self.port}/api.sock"
+
     def start(self, healthz_timeout: float = 30.0, extra_args: Iterable[str] = ()) -> "Daemon":
         self.port = free_port()
         extra_args = list(extra_args)
         if "--state-dir" not in extra_args:  # never the host's /var/lib/homeostat
             extra_args += ["--state-dir", str(self.workdir / "state")]
+        if "--api-socket" not in extra_args:  # never the host's /run/homeostat/api.sock
+            extra_args += ["--api-socket", self.api_socket]
         argv = [self.binary, "--listen", f"127.0.0.1:{self.port}", "--log-level",
                 self.log_level, *extra_args]
         self.managed = self.procs.start("homeostatd", argv, cwd=self.workdir)
@@ -690,6 +699,7 @@ class Daemon:
             t0 = time.monotonic()
             self.exit_code = self.managed.stop(signal.SIGTERM, timeout=timeout)
             self.stop_seconds = time.monotonic() - t0
+            shutil.rmtree(Path(self.api_socket).parent, ignore_errors=True)
         return self.exit_code
 
 
@@ -725,6 +735,22 @@ def poll(pred: Callable[[], object], timeout: float, interval: float = 0.2):
 
 # ---------------------------------------------------------------------------------------
 # Load generators.
+
+def start_server_as_nobody(procs: "ProcessSet", python: str = "/usr/bin/python3"):
+    """A static file server (python -m http.server, /index.html) run by `nobody` on
+    127.0.0.1: naming it needs reading another user's /proc/<pid>/fd. Returns
+    (port, Managed, directory served); the caller removes the directory."""
+    www = Path(tempfile.mkdtemp(prefix="homeostat-nobody-"))
+    www.chmod(0o755)
+    (www / "index.html").write_text("hello\n")
+    (www / "index.html").chmod(0o644)
+    port = free_port()
+    server = procs.start("server-as-nobody", [
+        "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", python, "-m", "http.server",
+        str(port), "--bind", "127.0.0.1", "--directory", str(www)])
+    wait_for_port(port, proc=server)
+    return port, server, www
+
 
 def cpu_cgroup(parent: Path, name: str, period_us: int, quota_us: int = -1, shares: int = 1024) -> Path:
     """A v1 cpu cgroup `name` beneath `parent` (which the caller made beneath its own cgroup)

@@ -16,6 +16,7 @@ server whose /work latency the test raises from 5 ms to 200 ms and brings back.
 import hashlib
 import hmac
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -225,6 +226,34 @@ alerting:
         # (at least once), but never a new key for the same delivery.
         self.assertEqual({r["key"] for r in ok}, keys_tried | {r["key"] for r in ok})
         load.stop()
+
+    def test_secrets_stay_out(self):
+        """After real, signed deliveries (test_alerts_arrive ran first): the HMAC secret is
+        in no log of either daemon, not in /api/v1/status or /api/v1/alerts, not in
+        `homeostat config check`; a URL with a password is refused without echoing it."""
+        logs = [self.workdir / "homeostatd.log", self.workdir / "restart" / "homeostatd.log"]
+        self.assertTrue(any(p.exists() and "alerting:" in p.read_text(errors="replace") for p in logs))
+        for p in logs:
+            if p.exists():
+                self.assertNotIn(SECRET, p.read_text(errors="replace"), p)
+        for path in ("/api/v1/status", "/api/v1/alerts"):
+            status, _, body = self.daemon.get(path)
+            self.assertEqual(status, 200, body)
+            self.assertNotIn(SECRET, body, path)
+        self.assertIn('"signed": true', self.daemon.get("/api/v1/alerts")[2])
+        check = subprocess.run([h.HOMEOSTAT_CLI, "config", "check", str(self.config)],
+                               capture_output=True, text=True, timeout=20)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertNotIn(SECRET, check.stdout + check.stderr)
+        bad = self.workdir / "with-password.yaml"
+        bad.write_text("alerting:\n  receivers:\n    - name: x\n      type: webhook\n"
+                       "      url: http://alice:Pa55w0rd-in-url@127.0.0.1:9/hook\n")
+        for argv in ([h.HOMEOSTAT_CLI, "config", "check", str(bad)],
+                     [h.HOMEOSTATD, "--config", str(bad), "--check-config"]):
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn("credentials", r.stderr + r.stdout)
+            self.assertNotIn("Pa55w0rd-in-url", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
