@@ -11,8 +11,11 @@ namespace {
 using nlohmann::json;
 constexpr double GiB = 1073741824.0;
 
-PolicyConfig config(json rules, json guardrails = json::object()) {
-    json j = {{"enabled", true}, {"priorities", {{"web", "high"}, {"batch", "low"}}}, {"rules", std::move(rules)},
+// The rules as a vector, not a json: `config({rule})` with a json parameter is the rule
+// itself under clang (a braced list of one T initialises a T from it) and a one-element
+// array under g++; a vector is a list under both.
+PolicyConfig config(const std::vector<json>& rules, json guardrails = json::object()) {
+    json j = {{"enabled", true}, {"priorities", {{"web", "high"}, {"batch", "low"}}}, {"rules", rules},
               {"guardrails", std::move(guardrails)}};
     auto r = parse_policy(j);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
@@ -278,7 +281,7 @@ TEST(Planner, MinSeverityAndExternalDecisions) {
     tune.dry_run = false;
     EXPECT_EQ(p.decide(tune, "tuner", 0).verdict, Verdict::execute);
     EXPECT_EQ(p.decide(tune, "tuner", 10).verdict, Verdict::refused); // default cooldown 300 s
-    Planner dry(config(json::array(), {{"dry_run", true}}));
+    Planner dry(config({}, {{"dry_run", true}}));
     EXPECT_EQ(dry.decide(tune, "tuner", 0).verdict, Verdict::dry_run);
     Action weight;
     weight.kind = ActionKind::cpu_weight;
