@@ -31,9 +31,9 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 for s in "${stages[@]}"; do
   case $s in
   asan)
-    echo "--- sanitize: ASan+UBSan build (build-asan, target unit_tests)"
+    echo "--- sanitize: ASan+UBSan build (build-asan, targets unit_tests homeostat: the CLI for cli_detect)"
     configure_asan_build
-    cmake --build build-asan -j "$jobs" --target unit_tests
+    cmake --build build-asan -j "$jobs" --target unit_tests homeostat
     echo "--- sanitize: ASan+UBSan ctest -L unit"
     ctest --test-dir build-asan -L unit -E '^packaging_' --output-on-failure -j "$(nproc)"
     ;;
