@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang (ASan+UBSan) into ./build-fuzz and
-# runs each for a bounded time on a copy of its checked-in corpus. Fails if any target
+# Builds the libFuzzer targets of tests/fuzz with clang (ASan+UBSan) into ./build-asan (the
+# build scripts/sanitize.sh runs the unit tests in: scripts/lib/asan-build.sh) and runs each for a bounded time on a copy of its checked-in corpus. Fails if any target
 # crashes, leaks, times out or hits the memory limit; the input that did it is saved in
-# build-fuzz/crashes/<target>/ (and named in the output). docs/hardening.md.
+# build-asan/crashes/<target>/ (and named in the output). docs/hardening.md.
 #   bash scripts/fuzz.sh [target...]      (default: every target)
 # Env: HOMEOSTAT_FUZZ_SECONDS (30 per target), HOMEOSTAT_FUZZ_JOBS (build jobs, nproc).
 set -euo pipefail
@@ -13,14 +13,14 @@ all=(request_target route_templater csv_detect config events alert_response)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DHOMEOSTAT_FUZZ=ON -DHOMEOSTAT_BUILD_TESTS=OFF -DHOMEOSTAT_BUILD_BENCH=OFF >/dev/null
-cmake --build build-fuzz -j "$jobs" --target "${targets[@]/#/fuzz_}"
+source scripts/lib/asan-build.sh
+configure_asan_build
+cmake --build build-asan -j "$jobs" --target "${targets[@]/#/fuzz_}"
 
 failed=()
 for t in "${targets[@]}"; do
-  bin=build-fuzz/tests/fuzz/fuzz_$t
-  work=build-fuzz/corpus/$t crashes=build-fuzz/crashes/$t
+  bin=build-asan/tests/fuzz/fuzz_$t
+  work=build-asan/corpus/$t crashes=build-asan/crashes/$t
   # A copy: new inputs the run finds must not land in the checked-in corpus.
   rm -rf "$work"
   mkdir -p "$work" "$crashes"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The unit tests under sanitizers (docs/hardening.md):
-#   build-asan: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included), every
+#   build-asan: AddressSanitizer + UndefinedBehaviorSanitizer (leaks included), clang, the
+#               build scripts/fuzz.sh uses too (scripts/lib/asan-build.sh); every
 #               GoogleTest of the unit tier (ctest -L unit; the packaging tests, which
 #               check files rather than code and build the .deb, stay in the main build);
 #   build-tsan: ThreadSanitizer, the tests whose code shares data between threads.
@@ -12,12 +13,13 @@ cd "$(dirname "$0")/.."
 jobs=${HOMEOSTAT_SANITIZE_JOBS:-$(nproc)}
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(asan tsan)
-# The daemon is single-threaded (one io_context); threads are met in the HTTP server test
-# (its io_context runs on a second thread) and in HttpClient (Asio resolves host names on
-# a private thread).
-tsan_tests=(http_api_test http_client_test)
-tsan_regex='^(HttpApiTest|HttpApiAddress|UrlDecode|HttpClientTest)\.'
+# The daemon runs one io_context; threads are met in the HTTP server test (its io_context
+# runs on a second thread), in HttpClient (Asio resolves host names on a private thread)
+# and in healing (actuators run on a worker thread and post results back).
+tsan_tests=(http_api_test http_client_test healing_test)
+tsan_regex='^(HttpApiTest|HttpApiAddress|UrlDecode|HttpClientTest|HealingTest)\.'
 
+source scripts/lib/asan-build.sh
 configure() { # dir sanitizers
   cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHOMEOSTAT_SANITIZE="$2" \
     -DHOMEOSTAT_BUILD_BENCH=OFF >/dev/null
@@ -29,9 +31,9 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 for s in "${stages[@]}"; do
   case $s in
   asan)
-    echo "--- sanitize: ASan+UBSan build (build-asan, target unit_tests)"
-    configure build-asan address,undefined
-    cmake --build build-asan -j "$jobs" --target unit_tests
+    echo "--- sanitize: ASan+UBSan build (build-asan, targets unit_tests homeostat: the CLI for cli_detect)"
+    configure_asan_build
+    cmake --build build-asan -j "$jobs" --target unit_tests homeostat
     echo "--- sanitize: ASan+UBSan ctest -L unit"
     ctest --test-dir build-asan -L unit -E '^packaging_' --output-on-failure -j "$(nproc)"
     ;;
