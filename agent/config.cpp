@@ -124,6 +124,23 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
             {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
         }},
+        {"self_limits", {
+            {"enabled", [](auto& n, Config& c) { return as_bool(n, c.self_limits.enabled); }},
+            {"memory_max", [](auto& n, Config& c) -> std::string {
+                if (!n.IsScalar()) return "expected a size such as 256MiB";
+                auto v = parse_byte_size(n.Scalar());
+                if (!v) return v.error().message;
+                c.self_limits.memory_max_bytes = v.value();
+                return {};
+            }},
+            {"cpu_quota", [](auto& n, Config& c) -> std::string {
+                if (!n.IsScalar()) return "expected a share of one core such as 50%";
+                auto v = parse_cpu_quota(n.Scalar());
+                if (!v) return v.error().message;
+                c.self_limits.cpu_quota_cores = v.value();
+                return {};
+            }},
+        }},
         {"otlp", {
             {"endpoint", [](auto& n, Config& c) { return as_string(n, c.otlp_endpoint); }},
             {"interval", [](auto& n, Config& c) { return as_duration(n, c.otlp_interval); }},
@@ -335,6 +352,11 @@ std::vector<ConfigIssue> check(const Config& c) {
         if (auto u = parse_url(c.otlp_endpoint); !u) bad("otlp.endpoint", "otlp.endpoint: " + u.error().message);
         if (c.otlp_interval < std::chrono::seconds(1)) bad("otlp.interval", "otlp.interval must be at least 1s");
     }
+    if (c.self_limits.memory_max_bytes != 0 && c.self_limits.memory_max_bytes < (32ull << 20))
+        bad("self_limits.memory_max", "self_limits.memory_max must be 0 (none) or at least 32MiB: the ring buffer "
+                                      "and the BPF maps are charged to the daemon's cgroup too");
+    if (c.self_limits.cpu_quota_cores != 0 && c.self_limits.cpu_quota_cores < 0.05)
+        bad("self_limits.cpu_quota", "self_limits.cpu_quota must be 0 (none) or at least 5%");
     if (c.history_retention_seconds < 60) bad("history_retention", "history_retention must be at least 1m");
     if (!is_loopback_listen(c.listen) && c.api_token_file.empty())
         bad("listen", "listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "

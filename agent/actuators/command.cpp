@@ -13,6 +13,7 @@
 
 #include "agent/actuators/file_ops.h"
 #include "agent/fd.h"
+#include "agent/self_limits.h"
 
 extern char** environ;
 
@@ -115,6 +116,7 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chr
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return Error{"cannot run `" + format_argv(argv) + "`: " + std::strerror(rc), rc};
+    leave_self_limits(pid); // a restarted service belongs to the host, not to the daemon's own box
     wr = Fd(); // our copy of the write end: EOF once the command and its children close it
 
     CommandResult r;

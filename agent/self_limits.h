@@ -1,0 +1,84 @@
+// The daemon bounds itself: at start it moves into a child cgroup of its own cgroup with a
+// memory limit and a CPU quota, so that a runaway homeostatd (a leak, a storm of events)
+// is throttled or OOM-killed in its own box instead of starving the services it watches.
+// Under systemd the unit's MemoryMax=/CPUQuota= already do this; that is detected and
+// reported, nothing is created. Roots are injectable: unit tests use fake cgroupfs trees.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/result.h"
+
+namespace homeostat::agent {
+
+struct SelfLimitsConfig {
+    bool enabled = true;
+    std::uint64_t memory_max_bytes = 256ull << 20; // 0: no memory limit
+    double cpu_quota_cores = 0.5;                  // 0: no CPU limit (1.0 = one core)
+    bool operator==(const SelfLimitsConfig&) const = default;
+};
+
+// "268435456", "256MiB", "512M", "1GiB", "64KiB" → bytes.
+Result<std::uint64_t> parse_byte_size(const std::string& text);
+// "50%" → 0.5 cores, "150%" → 1.5; a plain number is cores ("0.5").
+Result<double> parse_cpu_quota(const std::string& text);
+
+// Where to look; the defaults are the real host.
+struct SelfLimitsHost {
+    std::string mountinfo = "/proc/self/mountinfo";
+    std::string proc_cgroup = "/proc/self/cgroup";
+    pid_t pid = 0;                 // 0: getpid()
+    std::string invocation_id;     // $INVOCATION_ID (systemd sets it for a unit's processes)
+    static SelfLimitsHost current();
+};
+
+// The name of the child cgroup the daemon creates beneath its own.
+inline constexpr const char* kSelfCgroupName = "homeostatd.self";
+
+struct SelfLimitsState {
+    // "off" (self_limits.enabled: false), "systemd" (the unit bounds us), "cgroup v2",
+    // "cgroup v1", or "none" (nothing could be applied; `detail` says why).
+    std::string mode = "none";
+    bool applied = false;
+    std::string detail;                     // one line for the log and the API
+    std::vector<std::string> cgroups;       // directories the daemon moved into
+    std::vector<std::string> created;       // of those, the ones it created (removed at exit)
+    std::vector<std::string> return_procs;  // cgroup.procs files of the original cgroups
+    std::uint64_t memory_max_bytes = 0;     // applied (0: none)
+    double cpu_quota_cores = 0;             // applied (0: none)
+    nlohmann::json to_json() const;
+};
+
+// Applies the limits (never fails the daemon: what could not be done is in `detail`).
+SelfLimitsState apply_self_limits(const SelfLimitsConfig& config, const SelfLimitsHost& host);
+
+// At exit: moves the daemon back to its original cgroups and removes what it created.
+// Returns what could not be removed (a command the daemon started may still be inside).
+std::vector<std::string> release_self_limits(SelfLimitsState& state, pid_t pid);
+
+// apply_self_limits() at construction, release_self_limits() on every way out of main().
+class SelfLimitsGuard {
+public:
+    SelfLimitsGuard(const SelfLimitsConfig& config, const SelfLimitsHost& host);
+    ~SelfLimitsGuard();
+    SelfLimitsGuard(const SelfLimitsGuard&) = delete;
+    SelfLimitsGuard& operator=(const SelfLimitsGuard&) = delete;
+    const SelfLimitsState& state() const { return state_; }
+
+private:
+    SelfLimitsState state_;
+};
+
+// For processes the daemon starts (healing commands, restarts): they belong to the host,
+// not to the daemon's box. Moves `child` to the daemon's original cgroups; a no-op when
+// nothing was applied. Thread-safe (the healing worker calls it).
+void register_self_limits(const SelfLimitsState& state);
+void leave_self_limits(pid_t child);
+
+} // namespace homeostat::agent
