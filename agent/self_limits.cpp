@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -57,12 +58,17 @@ std::string human_bytes(std::uint64_t b) {
 
 // The child cgroup beneath `own_dir` (or own_dir itself when the daemon already runs in
 // one of that name, e.g. a restart that inherited it). "" and `err` set on failure.
-std::string enter_child(const std::string& own_dir, SelfLimitsState& st, std::string& err) {
+std::string enter_child(const std::string& own_dir, pid_t pid, SelfLimitsState& st, std::string& err) {
     const std::string dir =
-        basename_of(own_dir) == kSelfCgroupName ? own_dir : own_dir + "/" + kSelfCgroupName;
+        is_self_cgroup_name(basename_of(own_dir)) ? own_dir : own_dir + "/" + self_cgroup_name(pid);
     if (dir != own_dir) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(own_dir, ec))
+            if (e.is_directory(ec) && is_self_cgroup_name(e.path().filename().string()) && e.path() != dir)
+                ::rmdir(e.path().c_str()); // a killed daemon's; EBUSY if a live one is inside
+
         if (::mkdir(dir.c_str(), 0755) == 0) st.created.push_back(dir);
-        else if (errno == EEXIST) st.created.push_back(dir); // a leftover of ours: reuse, remove at exit
+        else if (errno == EEXIST) st.created.push_back(dir); // a leftover with our pid: reuse, remove at exit
         else {
             err = "cannot create " + dir + ": " + std::strerror(errno);
             return {};
@@ -91,6 +97,16 @@ std::mutex g_mutex;
 std::vector<std::string> g_return_procs;
 
 } // namespace
+
+std::string self_cgroup_name(pid_t pid) { return "homeostatd." + std::to_string(pid) + ".self"; }
+
+bool is_self_cgroup_name(const std::string& name) {
+    constexpr std::string_view pre = "homeostatd.", suf = ".self";
+    if (name.size() <= pre.size() + suf.size() || !name.starts_with(pre) || !name.ends_with(suf)) return false;
+    for (std::size_t i = pre.size(); i < name.size() - suf.size(); ++i)
+        if (name[i] < '0' || name[i] > '9') return false;
+    return true;
+}
 
 Result<std::uint64_t> parse_byte_size(const std::string& text) {
     std::uint64_t n = 0;
@@ -170,7 +186,7 @@ SelfLimitsState apply_self_limits(const SelfLimitsConfig& config, const SelfLimi
     if (!v2_controllers.empty() && (has_word(v2_controllers, "memory") || has_word(v2_controllers, "cpu"))) {
         st.mode = "cgroup v2";
         const std::string subtree = read_text(v2_dir + "/cgroup.subtree_control");
-        const bool in_self = basename_of(v2_dir) == kSelfCgroupName;
+        const bool in_self = is_self_cgroup_name(basename_of(v2_dir));
         const bool mem_ok = want_mem && (in_self ? has_word(v2_controllers, "memory") : has_word(subtree, "memory"));
         const bool cpu_ok = want_cpu && (in_self ? has_word(v2_controllers, "cpu") : has_word(subtree, "cpu"));
         if (!mem_ok && !cpu_ok) {
@@ -179,7 +195,7 @@ SelfLimitsState apply_self_limits(const SelfLimitsConfig& config, const SelfLimi
             return st;
         }
         std::string err;
-        const std::string dir = enter_child(v2_dir, st, err);
+        const std::string dir = enter_child(v2_dir, pid, st, err);
         if (dir.empty()) {
             st.detail = "not applied: " + err;
             return st;
@@ -221,7 +237,7 @@ SelfLimitsState apply_self_limits(const SelfLimitsConfig& config, const SelfLimi
             }
             const std::string own = cgroup_dir(mounts.v1.at(w.controller), cg.v1.at(w.controller));
             std::string err;
-            const std::string dir = enter_child(own, st, err);
+            const std::string dir = enter_child(own, pid, st, err);
             if (dir.empty()) {
                 problems.push_back(err);
                 continue;

@@ -38,8 +38,12 @@ struct SelfLimitsHost {
     static SelfLimitsHost current();
 };
 
-// The name of the child cgroup the daemon creates beneath its own.
-inline constexpr const char* kSelfCgroupName = "homeostatd.self";
+// The child cgroup the daemon creates beneath its own: "homeostatd.<pid>.self", one per
+// daemon, so that two daemons started from one cgroup (tests, a second instance) never
+// share limits or remove each other's. Empty leftovers of killed daemons are removed at
+// start (rmdir fails on a cgroup that still has processes).
+std::string self_cgroup_name(pid_t pid);
+bool is_self_cgroup_name(const std::string& name);
 
 struct SelfLimitsState {
     // "off" (self_limits.enabled: false), "systemd" (the unit bounds us), "cgroup v2",

@@ -58,7 +58,7 @@ TEST_F(FakeCgroupfs, V1ChildPerControllerWithLimitsAndTheDaemonInIt) {
     auto st = apply_self_limits(c, host_);
     EXPECT_EQ(st.mode, "cgroup v1");
     EXPECT_TRUE(st.applied) << st.detail;
-    const fs::path mem = root_ / "memory/test/homeostatd.self", cpu = root_ / "cpu,cpuacct/test/homeostatd.self";
+    const fs::path mem = root_ / "memory/test/homeostatd.4242.self", cpu = root_ / "cpu,cpuacct/test/homeostatd.4242.self";
     EXPECT_EQ(slurp(mem / "memory.limit_in_bytes"), "268435456");
     EXPECT_EQ(slurp(mem / "cgroup.procs"), "4242");
     EXPECT_EQ(slurp(cpu / "cpu.cfs_period_us"), "100000");
@@ -86,6 +86,20 @@ TEST_F(FakeCgroupfs, V1ChildPerControllerWithLimitsAndTheDaemonInIt) {
     EXPECT_EQ(slurp(root_ / "memory/test/cgroup.procs"), "4242");
 }
 
+TEST_F(FakeCgroupfs, EmptyLeftoversOfKilledDaemonsAreRemovedOthersKept) {
+    fs::create_directories(root_ / "memory/test/homeostatd.17.self");   // empty: a killed daemon's
+    put(root_ / "memory/test/homeostatd.18.self/cgroup.procs", "18");  // not empty: rmdir fails
+    fs::create_directories(root_ / "memory/test/other.self");          // not ours
+    auto st = apply_self_limits({}, host_);
+    EXPECT_TRUE(st.applied) << st.detail;
+    EXPECT_FALSE(fs::exists(root_ / "memory/test/homeostatd.17.self"));
+    EXPECT_TRUE(fs::exists(root_ / "memory/test/homeostatd.18.self"));
+    EXPECT_TRUE(fs::exists(root_ / "memory/test/other.self"));
+    EXPECT_TRUE(is_self_cgroup_name("homeostatd.4242.self"));
+    EXPECT_FALSE(is_self_cgroup_name("homeostatd..self"));
+    EXPECT_FALSE(is_self_cgroup_name("homeostatd.x.self"));
+}
+
 TEST_F(FakeCgroupfs, V2DelegatedControllersGiveMemoryMaxAndCpuMax) {
     put(root_ / "unified/test/cgroup.controllers", "cpuset cpu io memory pids\n");
     put(root_ / "unified/test/cgroup.subtree_control", "cpu memory\n");
@@ -95,11 +109,11 @@ TEST_F(FakeCgroupfs, V2DelegatedControllersGiveMemoryMaxAndCpuMax) {
     auto st = apply_self_limits(c, host_);
     EXPECT_EQ(st.mode, "cgroup v2");
     EXPECT_TRUE(st.applied) << st.detail;
-    const fs::path d = root_ / "unified/test/homeostatd.self";
+    const fs::path d = root_ / "unified/test/homeostatd.4242.self";
     EXPECT_EQ(slurp(d / "memory.max"), "134217728");
     EXPECT_EQ(slurp(d / "cpu.max"), "150000 100000");
     EXPECT_EQ(slurp(d / "cgroup.procs"), "4242");
-    EXPECT_FALSE(fs::exists(root_ / "memory/test/homeostatd.self")); // v1 not touched
+    EXPECT_FALSE(fs::exists(root_ / "memory/test/homeostatd.4242.self")); // v1 not touched
 }
 
 TEST_F(FakeCgroupfs, V2WithoutDelegationIsReportedNotForced) {
@@ -108,7 +122,7 @@ TEST_F(FakeCgroupfs, V2WithoutDelegationIsReportedNotForced) {
     auto st = apply_self_limits({}, host_);
     EXPECT_FALSE(st.applied);
     EXPECT_NE(st.detail.find("cgroup.subtree_control"), std::string::npos) << st.detail;
-    EXPECT_FALSE(fs::exists(root_ / "unified/test/homeostatd.self"));
+    EXPECT_FALSE(fs::exists(root_ / "unified/test/homeostatd.4242.self"));
     EXPECT_TRUE(st.created.empty());
 }
 

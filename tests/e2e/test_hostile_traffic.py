@@ -241,7 +241,7 @@ class HostileTraffic(h.DaemonTestCase):
             self.assertGreaterEqual(sent, TARGET_PATHS, f"wrk sent only {sent} requests in {load_seconds:.0f}s")
             self.assertGreaterEqual(counted, TARGET_PATHS,
                                     f"the daemon counted {counted:.0f} nginx 200s (wrk got {ok} 2xx)")
-            self.assertLessEqual(counted, ok + 256, "more 200s counted than wrk could have received")
+            self.assertLessEqual(counted, sent, "more 200s counted than wrk wrote requests")
             self.assertGreater(junk_sent, JUNK_CONNECTIONS * 0.9, "the junk sender did not get through")
         with self.subTest("peak RSS within the bound"):
             self.assertGreater(sampler.peak_hwm, 0)

@@ -2,7 +2,7 @@
 
 The test makes a v1 memory and a v1 cpu cgroup beneath its own (shared/ENVIRONMENT.md) and
 starts the daemon in them, with `self_limits: {memory_max: 96MiB, cpu_quota: 40%}`. The
-daemon must then live in `<test cgroup>/homeostatd.self` in both hierarchies, with
+daemon must then live in `<test cgroup>/homeostatd.<pid>.self` in both hierarchies, with
 memory.limit_in_bytes = 96 MiB and cpu.cfs_quota_us/cpu.cfs_period_us = 40000/100000, say
 so in its log and in /api/v1/status, keep observing, and remove its cgroups when it exits.
 A second daemon with `self_limits: {enabled: false}` stays where it was started.
@@ -18,7 +18,6 @@ import harness as h  # noqa: E402
 
 MEM_ROOT = Path("/sys/fs/cgroup/memory")
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
-NAME = "homeostatd.self"
 MEMORY_MAX = 96 << 20
 REQUESTS = 25
 
@@ -56,28 +55,32 @@ class SelfLimits(h.DaemonTestCase):
         cfg.write_text("self_limits:\n  memory_max: 96MiB\n  cpu_quota: 40%\n")
         cls.daemon = h.Daemon(cls.procs, cls.workdir, binary=str(wrapper))
         cls.daemon.start(extra_args=["--config", str(cfg)])
+        cls.name = f"homeostatd.{cls.daemon.managed.pid}.self"  # the wrapper exec'd: same pid
         cls.server, cls.port = h.start_python_server(cls.procs)
 
     @classmethod
     def remove_cgroups(cls):
         # Children first (the daemon removes its own; a killed daemon leaves them).
-        for cg in (cls.mem_cg / NAME, cls.cpu_cg / NAME, cls.mem_cg, cls.cpu_cg):
+        for parent in (cls.mem_cg, cls.cpu_cg):
+            for child in parent.glob("homeostatd.*.self"):
+                h.remove_cgroup(child)
+        for cg in (cls.mem_cg, cls.cpu_cg):
             h.remove_cgroup(cg)
 
     def test_daemon_lives_in_its_own_limited_cgroup(self):
         pid = self.daemon.managed.pid
         cg = proc_cgroups(pid)
-        self.assertEqual(cg.get("memory"), self.mem_rel + "/" + NAME, f"/proc/{pid}/cgroup: {cg}")
-        self.assertEqual(cg.get("cpu"), self.cpu_rel + "/" + NAME, f"/proc/{pid}/cgroup: {cg}")
-        self.assertEqual(int((self.mem_cg / NAME / "memory.limit_in_bytes").read_text()), MEMORY_MAX)
-        self.assertEqual(int((self.cpu_cg / NAME / "cpu.cfs_period_us").read_text()), 100000)
-        self.assertEqual(int((self.cpu_cg / NAME / "cpu.cfs_quota_us").read_text()), 40000)
+        self.assertEqual(cg.get("memory"), self.mem_rel + "/" + self.name, f"/proc/{pid}/cgroup: {cg}")
+        self.assertEqual(cg.get("cpu"), self.cpu_rel + "/" + self.name, f"/proc/{pid}/cgroup: {cg}")
+        self.assertEqual(int((self.mem_cg / self.name / "memory.limit_in_bytes").read_text()), MEMORY_MAX)
+        self.assertEqual(int((self.cpu_cg / self.name / "cpu.cfs_period_us").read_text()), 100000)
+        self.assertEqual(int((self.cpu_cg / self.name / "cpu.cfs_quota_us").read_text()), 40000)
         # Every thread of the daemon moved, not just the main one.
-        tasks = set((self.mem_cg / NAME / "tasks").read_text().split())
+        tasks = set((self.mem_cg / self.name / "tasks").read_text().split())
         threads = {p.name for p in Path(f"/proc/{pid}/task").iterdir()}
         self.assertEqual(threads - tasks, set(), "threads of the daemon outside its memory cgroup")
         # Its memory is charged there (the ring buffer, the BPF maps, the heap).
-        self.assertGreater(int((self.mem_cg / NAME / "memory.usage_in_bytes").read_text()), 8 << 20)
+        self.assertGreater(int((self.mem_cg / self.name / "memory.usage_in_bytes").read_text()), 8 << 20)
 
     def test_status_and_log_say_what_was_applied(self):
         code, _, body = self.daemon.get("/api/v1/status")
@@ -87,7 +90,7 @@ class SelfLimits(h.DaemonTestCase):
         self.assertTrue(sl["applied"], sl)
         self.assertEqual(sl["memory_max_bytes"], MEMORY_MAX)
         self.assertAlmostEqual(sl["cpu_quota_cores"], 0.4)
-        self.assertEqual(sorted(sl["cgroups"]), sorted([str(self.mem_cg / NAME), str(self.cpu_cg / NAME)]))
+        self.assertEqual(sorted(sl["cgroups"]), sorted([str(self.mem_cg / self.name), str(self.cpu_cg / self.name)]))
         log = self.daemon.log_text()
         self.assertRegex(log, r"self limits: applied memory\.limit_in_bytes 96 MiB in .*; "
                               r"cpu\.cfs_quota_us 40000/100000 us in ")
@@ -113,8 +116,8 @@ class SelfLimits(h.DaemonTestCase):
     def test_zzz_daemon_health(self):
         super().test_zzz_daemon_health()
         with self.subTest("the daemon removed its cgroups at exit"):
-            self.assertFalse((self.mem_cg / NAME).exists(), "memory cgroup left behind")
-            self.assertFalse((self.cpu_cg / NAME).exists(), "cpu cgroup left behind")
+            self.assertFalse((self.mem_cg / self.name).exists(), "memory cgroup left behind")
+            self.assertFalse((self.cpu_cg / self.name).exists(), "cpu cgroup left behind")
 
 
 if __name__ == "__main__":
