@@ -110,8 +110,8 @@ struct {
 /* Wake the daemon when the backlog crosses a multiple of wakeup_bytes, not on every record
  * above it. A stalled consumer (SIGSTOP, a starved host) leaves the backlog above the
  * threshold, and a forced wake-up per record (an irq_work and a wake_up of the epoll
- * waiters each) cost nginx ~30 % of its request rate until the ring was full (measured by
- * tests/e2e/test_drops_counted.py). A crossing missed in a race with another CPU (the
+ * waiters each) is work on the served path that nobody can act on (docs/hardening.md).
+ * A crossing missed in a race with another CPU (the
  * backlog counts records still being written) is made up at the next multiple or by the
  * daemon's drain timer. */
 static __always_inline __u64 hs_ringbuf_flags(void)

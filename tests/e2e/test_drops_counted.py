@@ -145,7 +145,9 @@ class DropsCounted(h.DaemonTestCase):
             self.assertGreaterEqual(received + dropped, 2 * served - 2 * ROUNDS * WRK_CONNECTIONS,
                                     f"received {received:g} + dropped {dropped:g} < 2 x {served} served")
         with self.subTest("the kernel path did not wait for the consumer"):
-            # Before the wake-up fix (bpf/http.bpf.c hs_ringbuf_flags) this was 0.36-0.72.
+            # Early runs with a forced wake-up per record past 256 KiB of backlog gave
+            # 0.36-0.72 for stopped rounds that filled the ring (bpf/http.bpf.c
+            # hs_ringbuf_flags); later A/B runs could not separate that from the noise.
             self.assertGreaterEqual(ratio, 0.75, f"nginx served {rate_stop:.0f}/s with the daemon stopped, "
                                                  f"{rate_run:.0f}/s running (median ratio of pairs {ratio:.2f})")
             self.assertLessEqual(p99_stop, 2 * p99_run + 0.005,
