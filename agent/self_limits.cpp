@@ -80,7 +80,10 @@ std::string enter_child(const std::string& own_dir, pid_t pid, SelfLimitsState& 
 std::string move_in(const std::string& own_dir, const std::string& dir, pid_t pid, SelfLimitsState& st) {
     if (auto e = write_text(dir + "/cgroup.procs", std::to_string(pid)); !e.empty()) return e;
     st.cgroups.push_back(dir);
-    if (dir != own_dir) st.return_procs.push_back(own_dir + "/cgroup.procs");
+    if (dir != own_dir) {
+        st.return_procs.push_back(own_dir + "/cgroup.procs");
+        st.moves.emplace_back(own_dir, dir);
+    }
     return {};
 }
 
@@ -94,7 +97,7 @@ void drop_created(SelfLimitsState& st, const std::string& dir) {
 }
 
 std::mutex g_mutex;
-std::vector<std::string> g_return_procs;
+std::vector<std::pair<std::string, std::string>> g_moves; // (original dir, self dir)
 
 } // namespace
 
@@ -280,7 +283,7 @@ SelfLimitsState apply_self_limits(const SelfLimitsConfig& config, const SelfLimi
 std::vector<std::string> release_self_limits(SelfLimitsState& state, pid_t pid) {
     {
         std::lock_guard lock(g_mutex);
-        g_return_procs.clear();
+        g_moves.clear();
     }
     for (const auto& procs : state.return_procs) write_text(procs, std::to_string(pid ? pid : ::getpid()));
     std::vector<std::string> left;
@@ -306,12 +309,29 @@ SelfLimitsGuard::~SelfLimitsGuard() {
 
 void register_self_limits(const SelfLimitsState& state) {
     std::lock_guard lock(g_mutex);
-    g_return_procs = state.return_procs;
+    g_moves = state.moves;
 }
 
-void leave_self_limits(pid_t child) {
-    std::lock_guard lock(g_mutex);
-    for (const auto& procs : g_return_procs) write_text(procs, std::to_string(child));
+SelfLimitsSpawn::SelfLimitsSpawn() {
+    g_mutex.lock();
+    const std::string tid = std::to_string(::gettid());
+    for (const auto& [original, self] : g_moves) {
+        if (::access((original + "/tasks").c_str(), F_OK) == 0 && write_text(original + "/tasks", tid).empty())
+            moved_.emplace_back(original, self);
+        else
+            not_moved_.push_back(original);
+    }
+}
+
+void SelfLimitsSpawn::spawned(pid_t child) {
+    if (child > 0)
+        for (const auto& original : not_moved_) write_text(original + "/cgroup.procs", std::to_string(child));
+}
+
+SelfLimitsSpawn::~SelfLimitsSpawn() {
+    const std::string tid = std::to_string(::gettid());
+    for (const auto& [original, self] : moved_) write_text(self + "/tasks", tid);
+    g_mutex.unlock();
 }
 
 } // namespace homeostat::agent

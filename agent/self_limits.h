@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,7 @@ struct SelfLimitsState {
     std::vector<std::string> cgroups;       // directories the daemon moved into
     std::vector<std::string> created;       // of those, the ones it created (removed at exit)
     std::vector<std::string> return_procs;  // cgroup.procs files of the original cgroups
+    std::vector<std::pair<std::string, std::string>> moves; // (original dir, self dir) per hierarchy
     std::uint64_t memory_max_bytes = 0;     // applied (0: none)
     double cpu_quota_cores = 0;             // applied (0: none)
     nlohmann::json to_json() const;
@@ -80,9 +82,26 @@ private:
 };
 
 // For processes the daemon starts (healing commands, restarts): they belong to the host,
-// not to the daemon's box. Moves `child` to the daemon's original cgroups; a no-op when
-// nothing was applied. Thread-safe (the healing worker calls it).
+// not to the daemon's box. register_self_limits() tells where the daemon came from (the
+// guard does it); a no-op when nothing was applied.
 void register_self_limits(const SelfLimitsState& state);
-void leave_self_limits(pid_t child);
+
+// Around one spawn: on cgroup v1 the spawning thread alone steps back into the original
+// cgroups (`tasks`), so the child is born there, and returns afterwards; nothing races
+// with the child. On v2 (no per-thread moves outside threaded cgroups) spawned() moves
+// the child right after the spawn, which a command that moves itself within microseconds
+// could race with (docs/hardening.md). One spawn at a time (a mutex is held).
+class SelfLimitsSpawn {
+public:
+    SelfLimitsSpawn();
+    ~SelfLimitsSpawn();
+    SelfLimitsSpawn(const SelfLimitsSpawn&) = delete;
+    SelfLimitsSpawn& operator=(const SelfLimitsSpawn&) = delete;
+    void spawned(pid_t child);
+
+private:
+    std::vector<std::pair<std::string, std::string>> moved_;   // (original dir, self dir)
+    std::vector<std::string> not_moved_;                       // original dirs (v2)
+};
 
 } // namespace homeostat::agent

@@ -71,18 +71,31 @@ TEST_F(FakeCgroupfs, V1ChildPerControllerWithLimitsAndTheDaemonInIt) {
     EXPECT_EQ(j["mode"], "cgroup v1");
     EXPECT_EQ(j["cgroups"].size(), 2u);
 
-    // A command the daemon starts goes back to the original cgroups.
+    // A command the daemon starts is born in the original cgroups: on v1 the spawning
+    // thread steps out (tasks) for the spawn and back in afterwards.
     register_self_limits(st);
-    leave_self_limits(777);
-    EXPECT_EQ(slurp(root_ / "memory/test/cgroup.procs"), "777");
-    EXPECT_EQ(slurp(root_ / "cpu,cpuacct/test/cgroup.procs"), "777");
+    put(root_ / "memory/test/tasks", "");
+    put(root_ / "cpu,cpuacct/test/tasks", "");
+    const std::string tid = std::to_string(::gettid());
+    {
+        SelfLimitsSpawn outside;
+        EXPECT_EQ(slurp(root_ / "memory/test/tasks"), tid);
+        EXPECT_EQ(slurp(root_ / "cpu,cpuacct/test/tasks"), tid);
+        outside.spawned(777); // moved with the thread: nothing to do for the child
+    }
+    EXPECT_EQ(slurp(mem / "tasks"), tid);
+    EXPECT_EQ(slurp(cpu / "tasks"), tid);
+    EXPECT_EQ(slurp(root_ / "memory/test/cgroup.procs"), "");
 
     // At exit the daemon goes back too; the directories are removed (here they hold
     // regular files, so rmdir fails and says so; on cgroupfs it succeeds).
     auto left = release_self_limits(st, 4242);
     EXPECT_EQ(slurp(root_ / "memory/test/cgroup.procs"), "4242");
     EXPECT_EQ(left.size(), 2u);
-    leave_self_limits(778); // unregistered by release: a no-op
+    {
+        SelfLimitsSpawn outside; // unregistered by release: a no-op
+        outside.spawned(778);
+    }
     EXPECT_EQ(slurp(root_ / "memory/test/cgroup.procs"), "4242");
 }
 
@@ -114,6 +127,14 @@ TEST_F(FakeCgroupfs, V2DelegatedControllersGiveMemoryMaxAndCpuMax) {
     EXPECT_EQ(slurp(d / "cpu.max"), "150000 100000");
     EXPECT_EQ(slurp(d / "cgroup.procs"), "4242");
     EXPECT_FALSE(fs::exists(root_ / "memory/test/homeostatd.4242.self")); // v1 not touched
+    // v2 has no per-thread moves here: the child is moved right after the spawn.
+    register_self_limits(st);
+    {
+        SelfLimitsSpawn outside;
+        outside.spawned(779);
+    }
+    EXPECT_EQ(slurp(root_ / "unified/test/cgroup.procs"), "779");
+    release_self_limits(st, 4242);
 }
 
 TEST_F(FakeCgroupfs, V2WithoutDelegationIsReportedNotForced) {
