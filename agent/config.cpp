@@ -81,6 +81,16 @@ std::string as_duration(const YAML::Node& n, D& out) {
     return {};
 }
 
+// A scalar through one of the Result<T> parsers (sizes, CPU quotas).
+template <typename T>
+std::string as_parsed(const YAML::Node& n, Result<T> (*parse)(const std::string&), T& out, const char* expected) {
+    if (!n.IsScalar()) return std::string("expected ") + expected;
+    auto v = parse(n.Scalar());
+    if (!v) return v.error().message;
+    out = v.value();
+    return {};
+}
+
 std::string as_seconds(const YAML::Node& n, double& out) {
     std::chrono::nanoseconds d{};
     if (auto err = as_duration(n, d); !err.empty()) return err;
@@ -126,19 +136,11 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
         }},
         {"self_limits", {
             {"enabled", [](auto& n, Config& c) { return as_bool(n, c.self_limits.enabled); }},
-            {"memory_max", [](auto& n, Config& c) -> std::string {
-                if (!n.IsScalar()) return "expected a size such as 256MiB";
-                auto v = parse_byte_size(n.Scalar());
-                if (!v) return v.error().message;
-                c.self_limits.memory_max_bytes = v.value();
-                return {};
+            {"memory_max", [](auto& n, Config& c) {
+                return as_parsed(n, parse_byte_size, c.self_limits.memory_max_bytes, "a size such as 256MiB");
             }},
-            {"cpu_quota", [](auto& n, Config& c) -> std::string {
-                if (!n.IsScalar()) return "expected a share of one core such as 50%";
-                auto v = parse_cpu_quota(n.Scalar());
-                if (!v) return v.error().message;
-                c.self_limits.cpu_quota_cores = v.value();
-                return {};
+            {"cpu_quota", [](auto& n, Config& c) {
+                return as_parsed(n, parse_cpu_quota, c.self_limits.cpu_quota_cores, "a share of one core such as 50%");
             }},
         }},
         {"otlp", {
