@@ -81,6 +81,16 @@ std::string as_duration(const YAML::Node& n, D& out) {
     return {};
 }
 
+// A scalar through one of the Result<T> parsers (sizes, CPU quotas).
+template <typename T>
+std::string as_parsed(const YAML::Node& n, Result<T> (*parse)(const std::string&), T& out, const char* expected) {
+    if (!n.IsScalar()) return std::string("expected ") + expected;
+    auto v = parse(n.Scalar());
+    if (!v) return v.error().message;
+    out = v.value();
+    return {};
+}
+
 std::string as_seconds(const YAML::Node& n, double& out) {
     std::chrono::nanoseconds d{};
     if (auto err = as_duration(n, d); !err.empty()) return err;
@@ -125,6 +135,15 @@ const std::map<std::string, std::map<std::string, Setter>>& schema() {
             {"memory_horizon", [](auto& n, Config& c) { return as_seconds(n, c.detection.memory_horizon_seconds); }},
             {"max_series", [](auto& n, Config& c) { return as_uint(n, c.detection.max_series); }},
             {"save_interval", [](auto& n, Config& c) { return as_duration(n, c.detection_save_interval); }},
+        }},
+        {"self_limits", {
+            {"enabled", [](auto& n, Config& c) { return as_bool(n, c.self_limits.enabled); }},
+            {"memory_max", [](auto& n, Config& c) {
+                return as_parsed(n, parse_byte_size, c.self_limits.memory_max_bytes, "a size such as 256MiB");
+            }},
+            {"cpu_quota", [](auto& n, Config& c) {
+                return as_parsed(n, parse_cpu_quota, c.self_limits.cpu_quota_cores, "a share of one core such as 50%");
+            }},
         }},
         {"otlp", {
             {"endpoint", [](auto& n, Config& c) { return as_string(n, c.otlp_endpoint); }},
@@ -337,6 +356,11 @@ std::vector<ConfigIssue> check(const Config& c) {
         if (auto u = parse_url(c.otlp_endpoint); !u) bad("otlp.endpoint", "otlp.endpoint: " + u.error().message);
         if (c.otlp_interval < std::chrono::seconds(1)) bad("otlp.interval", "otlp.interval must be at least 1s");
     }
+    if (c.self_limits.memory_max_bytes != 0 && c.self_limits.memory_max_bytes < (32ull << 20))
+        bad("self_limits.memory_max", "self_limits.memory_max must be 0 (none) or at least 32MiB: the ring buffer "
+                                      "and the BPF maps are charged to the daemon's cgroup too");
+    if (c.self_limits.cpu_quota_cores != 0 && c.self_limits.cpu_quota_cores < 0.05)
+        bad("self_limits.cpu_quota", "self_limits.cpu_quota must be 0 (none) or at least 5%");
     if (c.history_retention_seconds < 60) bad("history_retention", "history_retention must be at least 1m");
     if (!is_loopback_listen(c.listen) && c.api_token_file.empty())
         bad("listen", "listen " + c.listen + " is not loopback: set api_token_file so that the API wants a token "

@@ -11,6 +11,7 @@
 #include "agent/alerting.h"
 #include "agent/healing_config.h"
 #include "agent/result.h"
+#include "agent/self_limits.h"
 #include "engine/detect/live_monitor.h"
 
 namespace homeostat::agent {
@@ -54,6 +55,9 @@ struct Config {
 
     // alerting (docs/alerts.md); no receivers: anomalies are only logged and served
     AlertingConfig alerting;
+
+    // the daemon's own cgroup limits (agent/self_limits.h, docs/hardening.md)
+    SelfLimitsConfig self_limits;
 
     // healing (docs/healing.md): by default on, in dry-run, allowed to write nothing
     HealingConfig healing;

@@ -35,6 +35,7 @@
 #include "agent/pipeline.h"
 #include "agent/privileges.h"
 #include "agent/reload.h"
+#include "agent/self_limits.h"
 #include "agent/state_api.h"
 #include "agent/system_checks.h"
 #include "agent/timeline.h"
@@ -160,6 +161,8 @@ int main(int argc, char** argv) {
                  config_path.empty() ? "built-in defaults" : config_path);
 
     if (auto r = agent::check_privileges(); !r) return fail(r.error().message);
+    // Before anything heavy (BPF loading, the verifier): the daemon's own box from the start.
+    agent::SelfLimitsGuard self_limits(cfg.self_limits, agent::SelfLimitsHost::current());
     if (auto r = agent::check_btf(); !r) return fail(r.error().message);
     if (auto warn = agent::ensure_tracefs(); !warn.empty()) spdlog::warn("{}", warn);
     if (auto note = agent::bpffs_note(); !note.empty()) spdlog::info("{}", note);
@@ -244,7 +247,9 @@ int main(int argc, char** argv) {
         auto k = capture.value()->stats();
         s.dropped_by_reason = {{"ringbuf_full", k[HS_STAT_RINGBUF_DROPS]},
                                {"socket_storage_full", k[HS_STAT_STORAGE_FAILS]},
-                               {"undecodable", pc.malformed}};
+                               {"undecodable", pc.malformed},
+                               // exchanges of new series past AggregatorConfig::max_series (20 000)
+                               {"series_limit", aggregator.series_overflowed()}};
         s.unattributed_events = pc.unattributed;
         s.start_time_seconds = start_time;
         return s;
@@ -398,8 +403,10 @@ int main(int argc, char** argv) {
                 {"events", {{"http_exchange", pc.exchanges}, {"listen", pc.listens}}},
                 {"dropped", {{"ringbuf_full", k[HS_STAT_RINGBUF_DROPS]},
                              {"socket_storage_full", k[HS_STAT_STORAGE_FAILS]},
-                             {"undecodable", pc.malformed}}},
+                             {"undecodable", pc.malformed},
+                             {"series_limit", aggregator.series_overflowed()}}},
                 {"unattributed_events", pc.unattributed},
+                {"self_limits", self_limits.state().to_json()},
                 {"own_exchanges_ignored", pc.own},
                 {"retransmits_skipped", k[HS_STAT_RETRANSMITS_SKIPPED]},
                 {"unparsed_responses", k[HS_STAT_UNPARSED_RESPONSES]},

@@ -48,6 +48,7 @@ ReloadPlan plan_reload(const Config& running, Config loaded) {
     keep("aggregation.window", loaded.window, running.window);
     keep("aggregation.windows_kept", loaded.windows_kept, running.windows_kept);
     keep("aggregation.max_routes_per_service", loaded.max_routes_per_service, running.max_routes_per_service);
+    keep("self_limits", loaded.self_limits, running.self_limits);
     keep("detection.enabled", loaded.detection_enabled, running.detection_enabled);
     // Healing holds budgets, cooldowns and actions waiting for verification tied to its
     // rules and allow-lists: a new policy starts with a restart.

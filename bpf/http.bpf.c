@@ -107,10 +107,25 @@ struct {
 	__uint(max_entries, 8 << 20); /* resized by user space before load */
 } events SEC(".maps");
 
+/* Wake the daemon when the backlog crosses a multiple of wakeup_bytes, not on every record
+ * above it. A stalled consumer (SIGSTOP, a starved host) leaves the backlog above the
+ * threshold, and a forced wake-up per record (an irq_work and a wake_up of the epoll
+ * waiters each) is work on the served path that nobody can act on (docs/hardening.md).
+ * A crossing missed in a race with another CPU (the
+ * backlog counts records still being written) is made up at the next multiple or by the
+ * daemon's drain timer. */
 static __always_inline __u64 hs_ringbuf_flags(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									      : BPF_RB_NO_WAKEUP;
+	const __u64 rec = (sizeof(struct hs_http_exchange) + 8 + 7) & ~7ULL; /* + BPF_RINGBUF_HDR_SZ, 8-aligned */
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (wakeup_bytes == 0)
+		return BPF_RB_FORCE_WAKEUP; /* every record, as asked */
+	if (avail < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	if (avail < rec || avail / wakeup_bytes != (avail - rec) / wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 /* Where the TCP payload starts and how long it is; 0 if the segment is not TCP. */

@@ -13,6 +13,7 @@
 
 #include "agent/actuators/file_ops.h"
 #include "agent/fd.h"
+#include "agent/self_limits.h"
 
 extern char** environ;
 
@@ -111,7 +112,12 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chr
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = 0;
-    int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+    int rc = 0;
+    {
+        SelfLimitsSpawn outside; // a restarted service belongs to the host, not to the daemon's own box
+        rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
+        outside.spawned(rc == 0 ? pid : 0);
+    }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return Error{"cannot run `" + format_argv(argv) + "`: " + std::strerror(rc), rc};

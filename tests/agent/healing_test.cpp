@@ -175,6 +175,7 @@ TEST_F(HealingTest, LoadBalancingWritesWeightsAuditsAndPersists) {
     auto rows = store_->actions("", 10);
     ASSERT_TRUE(rows);
     EXPECT_EQ(rows.value().size(), 1u);
+}
 
 // A failure drill: the service's cgroup disappears between the plan (the health snapshot
 // still names it) and the write. The action fails with "cgroup vanished", is audited
