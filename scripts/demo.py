@@ -66,14 +66,8 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 """
 
-BATCH_SRC = """
-import os, time
-os.sched_setaffinity(0, {0})
-os.fork()
-end = time.monotonic() + 300
-while time.monotonic() < end:
-    pass
-"""
+# The batch job: the harness's CPU hog (two busy processes on CPU 0, bounded).
+BATCH_SRC = h.HOG_SRC
 
 
 def say(text: str) -> None:

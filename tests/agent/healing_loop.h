@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -13,6 +16,14 @@
 #include "agent/healing.h"
 
 namespace homeostat::agent::testing {
+
+// The first line of a (cgroup or config) file the test wrote or healing rewrote.
+inline std::string first_line(const std::filesystem::path& p) {
+    std::ifstream f(p);
+    std::string s;
+    std::getline(f, s);
+    return s;
+}
 
 class PostedQueue {
 public:

@@ -20,12 +20,7 @@ using nlohmann::json;
 
 constexpr double kMiB = 1048576;
 
-std::string read(const fs::path& p) {
-    std::ifstream f(p);
-    std::string s;
-    std::getline(f, s);
-    return s;
-}
+std::string read(const fs::path& p) { return agent::testing::first_line(p); }
 
 class StrategiesTest : public ::testing::Test {
 protected:

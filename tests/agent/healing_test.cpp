@@ -15,12 +15,7 @@ namespace {
 using namespace homeostat;
 namespace fs = std::filesystem;
 
-std::string read(const fs::path& p) {
-    std::ifstream f(p);
-    std::string s;
-    std::getline(f, s);
-    return s;
-}
+std::string read(const fs::path& p) { return agent::testing::first_line(p); }
 
 class HealingTest : public ::testing::Test {
 protected:
