@@ -36,6 +36,17 @@ namespace {
 
 using Setter = std::function<std::string(const YAML::Node&, Config&)>; // returns an error or ""
 
+// A mapping key as text. YAML allows a list or a mapping as a key (`? [a, b]: c`); no key
+// of ours is one, and Node::as<std::string>() would throw on it (found by fuzz_config).
+bool key_text(const std::string& path, const YAML::Node& key, std::vector<std::string>& errors, std::string& out) {
+    if (key.IsScalar()) {
+        out = key.Scalar();
+        return true;
+    }
+    errors.push_back(where(path, key) + ": a key must be a plain word, not a list or a mapping");
+    return false;
+}
+
 std::string as_string(const YAML::Node& n, std::string& out) {
     if (!n.IsScalar()) return "expected a string";
     out = n.Scalar();
@@ -182,7 +193,11 @@ void parse_receivers(const std::string& path, const YAML::Node& list, Config& c,
             ok = false;
         };
         for (const auto& kv : item) {
-            const std::string key = kv.first.as<std::string>();
+            std::string key;
+            if (!key_text(path, kv.first, errors, key)) {
+                ok = false;
+                continue;
+            }
             std::string err;
             if (key == "name") err = as_string(kv.second, r.name);
             else if (key == "type") err = as_string(kv.second, r.type);
@@ -251,7 +266,8 @@ Result<Config> load_config_text(const std::string& text, const std::string& path
             errors.push_back(where(path, kv.second) + ": " + dotted + ": " + err);
     };
     for (const auto& kv : root) {
-        const std::string key = kv.first.as<std::string>();
+        std::string key;
+        if (!key_text(path, kv.first, errors, key)) continue;
         if (key == "healing") { // parsed from JSON by engine/policy and agent/healing_config
             if (!kv.second.IsMap()) {
                 errors.push_back(where(path, kv.second) + ": 'healing' must be a mapping");
@@ -281,7 +297,9 @@ Result<Config> load_config_text(const std::string& text, const std::string& path
             continue;
         }
         for (const auto& inner : kv.second) {
-            const std::string sub = inner.first.as<std::string>(), dotted = key + "." + sub;
+            std::string sub;
+            if (!key_text(path, inner.first, errors, sub)) continue;
+            const std::string dotted = key + "." + sub;
             if (dotted == "alerting.receivers") parse_receivers(path, inner.second, c, errors);
             else set(schema().at(key), inner, dotted, sub);
         }

@@ -59,11 +59,23 @@ std::vector<exporters::ServiceHealth> HealthMonitor::snapshot() {
     return health_.snapshot();
 }
 
+namespace {
+bool is_own(const exporters::ServiceHealth& h) {
+    static const auto self = static_cast<std::uint32_t>(::getpid());
+    return std::any_of(h.processes.begin(), h.processes.end(), [](const auto& p) { return p.pid == self; });
+}
+} // namespace
+
+std::vector<exporters::ServiceHealth> HealthMonitor::others() {
+    auto all = snapshot();
+    std::erase_if(all, is_own);
+    return all;
+}
+
 std::vector<ServiceTotals> HealthMonitor::totals() {
-    fresh();
     static const double cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
     std::vector<ServiceTotals> out;
-    for (const auto& h : health_.snapshot()) {
+    for (const auto& h : others()) {
         ServiceTotals t;
         t.service = h.service;
         t.cpu_seconds = h.cpu_seconds_total;

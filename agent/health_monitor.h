@@ -30,9 +30,15 @@ public:
     // oom_kill, restart_loop): fresh scan first. Memory is the cgroup's usage when the
     // cgroup has a memory limit (what the limit applies to), else the processes' RSS; the
     // CPU limit is the quota, else the host's online CPUs.
+    // The daemon's own service is left out: it is shown (/api/v1/services, /metrics) but
+    // neither detected on nor healed: its start-up growth inside its own self_limits is no
+    // anomaly, and healing must never act on the agent itself.
     std::vector<ServiceTotals> totals();
-    // Every service with its processes, limits and cgroup directories (fresh scan first).
+    // Every service with its processes, limits and cgroup directories (fresh scan first),
+    // the daemon's own included.
     std::vector<exporters::ServiceHealth> snapshot();
+    // snapshot() without the daemon's own service: what healing may act on.
+    std::vector<exporters::ServiceHealth> others();
     std::size_t attached() const { return capture_ ? capture_->attached() : 0; }
 
 private:

@@ -507,7 +507,7 @@ int main(int argc, char** argv) {
             if (alerting && !changes.empty()) alerting->on_changes(changes, unix_now());
             if (healing && detection->monitor().last_window() != observed_before) {
                 const auto w = detection->monitor().last_window();
-                auto healing_alerts = healing->evaluate(detection->monitor().anomalies(), health.snapshot(),
+                auto healing_alerts = healing->evaluate(detection->monitor().anomalies(), health.others(),
                                                         aggregator.window_stats(w),
                                                         std::chrono::duration<double>(cfg.window).count(), unix_now());
                 if (alerting && !healing_alerts.empty()) alerting->on_changes(healing_alerts, unix_now());

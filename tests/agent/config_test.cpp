@@ -197,6 +197,20 @@ TEST(ConfigMissing, SaysWhichFile) {
     EXPECT_NE(c.error().message.find("/nonexistent/homeostat.yaml"), std::string::npos);
 }
 
+// fuzz_config found it (tests/fuzz/regressions/config/complex_key): YAML allows a list or
+// a mapping as a key (`? [a, b]`), and reading it as text threw out of the loader. Now it
+// is an error with its place, at the top level, in a section and in a receiver.
+TEST(ConfigText, ComplexKeysAreErrorsNotExceptions) {
+    for (const char* text : {"? [a, b]\n: 1\n", "detection:\n  ? {x: 1}\n  : 2\n",
+                             "alerting:\n  receivers:\n    - ? [name]\n      : w\n"}) {
+        homeostat::Result<Config> c = Config{};
+        EXPECT_NO_THROW(c = load_config_text(text, "k.yaml")) << text;
+        ASSERT_FALSE(c) << text;
+        EXPECT_NE(c.error().message.find("k.yaml:"), std::string::npos) << c.error().message;
+        EXPECT_NE(c.error().message.find("a key must be a plain word"), std::string::npos) << c.error().message;
+    }
+}
+
 } // namespace
 
 // The shipped, commented config file must load and equal the built-in defaults.
