@@ -144,6 +144,7 @@ std::vector<engine::policy::ServiceState> Healing::states(const std::vector<engi
         s.service = e.service;
         s.host_cores = host_cores_;
         s.latency_p99_seconds = std::max(s.latency_p99_seconds, e.p99);
+        s.endpoint_p99_seconds[engine::detect::endpoint_label(e)] = e.p99;
         volume[e.service].first += e.count;
         volume[e.service].second += e.errors;
     }
@@ -169,7 +170,7 @@ std::vector<engine::detect::Anomaly> Healing::evaluate(const std::vector<engine:
     if (!config_.policy.enabled) return alerts;
     const auto st = states(anomalies, health, window);
     auto decisions = planner_.on_anomalies(anomalies, st, now);
-    for (auto& d : planner_.verify(st, now)) decisions.push_back(std::move(d));
+    for (auto& d : planner_.verify(st, now, window_seconds)) decisions.push_back(std::move(d));
     for (const auto& d : decisions) {
         handle(d, health, now);
         if (!d.critical_alert || stopped_.count(d.action.service)) continue;

@@ -4,7 +4,7 @@ and healing, then everything cleaned up. Run as root (it loads eBPF programs and
 cgroups beneath its own): `sudo bash scripts/demo.sh` (builds first), or
 `sudo python3 scripts/demo.py --daemon build/agent/homeostatd`.
 
-  shop   a high-priority HTTP service: GET /work burns 3 ms of CPU, GET /search sleeps 5 ms;
+  shop   a high-priority HTTP service: GET /work burns 15 ms of CPU, GET /search sleeps 5 ms;
          30 and 20 requests/s from this script
   batch  a low-priority CPU hog (two busy processes), started in phase 2
 
@@ -54,7 +54,10 @@ class H(BaseHTTPRequestHandler):
         if self.path == "/search":
             time.sleep(0.2 if os.path.exists(SLOW) else 0.005)
         else:
-            end = time.thread_time() + 0.003   # CPU time: contention shows as latency
+            # CPU time: contention shows as latency. 15 ms, not less: a throttled batch job
+            # still runs to the next 4 ms tick (docs/healing-actuators.md), which must not
+            # double /work's latency after the fix.
+            end = time.thread_time() + 0.015
             while time.thread_time() < end:
                 pass
         body = b'{"ok": true}\\n'
@@ -202,10 +205,9 @@ healing:
         priority: low
         while: {{anomaly: latency_spike, priority: high}}
       action: {{kind: cpu_quota, op: lower_pct, amount: 95, min: 0.05}}
-      # The service's p99 is its slowest endpoint's in one window (/search's 5 ms sleep
-      # included), so the demo counts any improvement; a CI run saw 11.4 → 10.6 ms
-      # rolled back at 0.1 while /work went 7.1 → 3.8 ms.
-      verify: {{signal: latency_p99, service: peer, min_improvement: 0, window_seconds: 6}}
+      # Judged on the endpoint with the spike (GET /work), the median of the windows after
+      # the action: /search's 5 ms sleep, which nothing can speed up, does not count.
+      verify: {{signal: latency_p99, service: peer, min_improvement: 0.1, window_seconds: 10}}
   cgroups:
     allow: [{self.parent}]
 """)

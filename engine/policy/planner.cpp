@@ -66,12 +66,22 @@ std::string anomaly_text(const detect::Anomaly& a) {
     return o.str();
 }
 
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 bool same_value(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b)}); }
 
 } // namespace
 
-double signal_value(const ServiceState& s, const std::string& signal, const std::string& anomaly_type) {
-    if (signal == "latency_p99") return s.latency_p99_seconds;
+double signal_value(const ServiceState& s, const std::string& signal, const std::string& anomaly_type,
+                    const std::string& endpoint) {
+    if (signal == "latency_p99") {
+        auto it = endpoint.empty() ? s.endpoint_p99_seconds.end() : s.endpoint_p99_seconds.find(endpoint);
+        return it != s.endpoint_p99_seconds.end() ? it->second : s.latency_p99_seconds;
+    }
     if (signal == "error_ratio") return s.error_ratio;
     if (signal == "cpu_utilisation") {
         const double cap = s.cpu_quota_cores > 0 ? s.cpu_quota_cores : s.host_cores;
@@ -117,7 +127,7 @@ void Planner::finish(Decision& d, double cooldown_seconds, double now) {
 }
 
 Decision Planner::plan_rule(const Rule& rule, const detect::Anomaly& a, const ServiceState& s, const std::string& peer,
-                            double now) {
+                            const std::string& peer_endpoint, double now) {
     Decision d;
     d.anomaly_type = a.type;
     d.evidence = anomaly_text(a);
@@ -125,6 +135,8 @@ Decision Planner::plan_rule(const Rule& rule, const detect::Anomaly& a, const Se
                                                  : rule.verify.signal;
     d.verify_service = rule.verify.service == "peer" ? peer : s.service;
     d.verify_anomaly = rule.verify.service == "peer" ? rule.match.while_anomaly : a.type;
+    d.verify_endpoint = rule.verify.service == "peer" ? peer_endpoint : a.endpoint;
+    if (d.verify_endpoint == "*") d.verify_endpoint.clear();
     d.verify_seconds = rule.verify.window_seconds > 0 ? rule.verify.window_seconds : config_.guardrails.verify_seconds;
     d.min_improvement = rule.verify.min_improvement;
     d.rollback = rule.verify.rollback;
@@ -213,7 +225,7 @@ std::vector<Decision> Planner::on_anomalies(const std::vector<detect::Anomaly>& 
                 std::none_of(m.services.begin(), m.services.end(), [&](const std::string& g) { return glob_match(g, a.service); }))
                 continue;
             if (m.priority && priority(a.service) != *m.priority) continue;
-            std::string peer;
+            std::string peer, peer_endpoint;
             if (!m.while_anomaly.empty()) {
                 for (const auto& [service, types] : open) {
                     if (service == a.service || !types.count(m.while_anomaly)) continue;
@@ -222,11 +234,18 @@ std::vector<Decision> Planner::on_anomalies(const std::vector<detect::Anomaly>& 
                     break;
                 }
                 if (peer.empty()) continue;
+                // The peer's worst endpoint with that anomaly: the one the action is to relieve.
+                double worst = -1;
+                for (const auto& b : anomalies)
+                    if (b.open && b.service == peer && b.type == m.while_anomaly && b.score > worst) {
+                        worst = b.score;
+                        peer_endpoint = b.endpoint;
+                    }
             }
             auto it = by_name.find(a.service);
             if (it == by_name.end()) continue; // no figures for it: nothing to compute from
             done.insert({rule.name, a.service});
-            Decision d = plan_rule(rule, a, *it->second, peer, now);
+            Decision d = plan_rule(rule, a, *it->second, peer, peer_endpoint, now);
             // The kind of a refusal is its reason up to the first ':' ("cooldown", "restart
             // budget spent"): the numbers after it change every window.
             const std::string kind = d.verdict == Verdict::refused || d.verdict == Verdict::deferred
@@ -237,7 +256,8 @@ std::vector<Decision> Planner::on_anomalies(const std::vector<detect::Anomaly>& 
             if (d.repeat) d.critical_alert = false;
             last = kind;
             auto watched = by_name.find(d.verify_service);
-            if (watched != by_name.end()) d.baseline = signal_value(*watched->second, d.verify_signal, d.verify_anomaly);
+            if (watched != by_name.end())
+                d.baseline = signal_value(*watched->second, d.verify_signal, d.verify_anomaly, d.verify_endpoint);
             for (auto& p : proposed_) // finish() queued a copy before the baseline was known
                 if (p.id == d.id) p.baseline = d.baseline;
             out.push_back(std::move(d));
@@ -272,25 +292,50 @@ bool Planner::register_applied(std::uint64_t decision_id, double baseline, doubl
     return true;
 }
 
-std::vector<Decision> Planner::verify(const std::vector<ServiceState>& services, double now) {
+std::vector<Decision> Planner::verify(const std::vector<ServiceState>& services, double now, double window_seconds) {
     std::vector<Decision> out;
     for (auto it = pending_.begin(); it != pending_.end();) {
-        const Decision& p = it->second;
+        Decision& p = it->second;
         auto s = std::find_if(services.begin(), services.end(), [&](const ServiceState& x) { return x.service == p.verify_service; });
-        if (now < p.decided_at + p.verify_seconds || s == services.end()) {
+        if (s == services.end()) {
             ++it;
             continue;
         }
-        const double value = signal_value(*s, p.verify_signal, p.verify_anomaly);
+        const double latest = signal_value(*s, p.verify_signal, p.verify_anomaly, p.verify_endpoint);
+        // Only windows in the second half of the verification window: the first half lets
+        // the change take effect (a window that began before it mixes before and after).
+        // An endpoint with no traffic in this window has no p99 of its own: no sample (the
+        // service's slowest endpoint is a last resort for the verdict, never a sample).
+        const bool quiet = p.verify_signal == "latency_p99" && !p.verify_endpoint.empty() &&
+                           !s->endpoint_p99_seconds.count(p.verify_endpoint);
+        if (!quiet && now - window_seconds >= p.decided_at + p.verify_seconds / 2) p.samples.push_back(latest);
+        if (now < p.decided_at + p.verify_seconds) {
+            ++it;
+            continue;
+        }
+        const double value = p.samples.empty() ? latest : median(p.samples);
         // A baseline of 0 leaves nothing to improve: never a reason to undo.
         const bool improved = p.baseline <= 0 || value < p.baseline * (1 - p.min_improvement);
-        const std::string seen = p.verify_signal + " of " + p.verify_service + ": " + num(p.baseline) + " → " + num(value) +
+        std::string watched = p.verify_signal + " of " + p.verify_service;
+        if (!p.verify_endpoint.empty()) watched += " " + p.verify_endpoint;
+        const std::string seen = watched + ": " + num(p.baseline) + " → " + num(value) +
+                                 (p.samples.size() > 1 ? " (median of " + std::to_string(p.samples.size()) + " windows)" : "") +
                                  " after " + std::to_string(std::llround(now - p.decided_at)) + " s";
         Decision d;
         d.anomaly_type = p.anomaly_type;
         d.rollback_of = p.id;
         d.improved = improved;
         d.evidence = seen;
+        // The audit keeps what the verdict was taken on (a rollback is not verified itself:
+        // the agent registers only rule and tuner actions).
+        d.verify_signal = p.verify_signal;
+        d.verify_service = p.verify_service;
+        d.verify_anomaly = p.verify_anomaly;
+        d.verify_endpoint = p.verify_endpoint;
+        d.verify_seconds = p.verify_seconds;
+        d.min_improvement = p.min_improvement;
+        d.baseline = p.baseline;
+        d.samples = p.samples;
         if (improved || !p.rollback || p.action.kind == ActionKind::restart) {
             d.action = p.action;
             d.verdict = Verdict::verified;
@@ -334,8 +379,9 @@ nlohmann::json to_json(const Decision& d) {
             {"verified_of", d.verified_of},
             {"previous_value", d.previous_value},
             {"verify", {{"signal", d.verify_signal}, {"service", d.verify_service}, {"anomaly", d.verify_anomaly},
-                        {"seconds", d.verify_seconds}, {"min_improvement", d.min_improvement}, {"rollback", d.rollback},
-                        {"baseline", d.baseline}, {"improved", d.improved}}},
+                        {"endpoint", d.verify_endpoint}, {"seconds", d.verify_seconds},
+                        {"min_improvement", d.min_improvement}, {"rollback", d.rollback}, {"baseline", d.baseline},
+                        {"samples", d.samples}, {"improved", d.improved}}},
             {"action", {{"kind", to_string(d.action.kind)}, {"service", d.action.service}, {"value", d.action.value},
                         {"target", d.action.target}, {"vars", vars}, {"rule", d.action.rule}, {"reason", d.action.reason},
                         {"anomaly_id", d.action.anomaly_id}, {"dry_run", d.action.dry_run}}}};
@@ -362,6 +408,8 @@ Decision decision_from(const nlohmann::json& j) {
     d.verify_signal = v.at("signal").get<std::string>();
     d.verify_service = v.at("service").get<std::string>();
     d.verify_anomaly = v.at("anomaly").get<std::string>();
+    d.verify_endpoint = v.value("endpoint", std::string{}); // absent in states saved before it existed
+    d.samples = v.value("samples", std::vector<double>{});
     d.verify_seconds = v.at("seconds").get<double>();
     d.min_improvement = v.at("min_improvement").get<double>();
     d.rollback = v.at("rollback").get<bool>();

@@ -38,14 +38,17 @@ struct ServiceState {
     double memory_max_bytes = 0;        // 0: none
     double pids_current = 0;
     double pids_max = 0;                // 0: none
-    double latency_p99_seconds = 0;     // server side, latest window
+    double latency_p99_seconds = 0;     // server side, latest window: the slowest endpoint's
+    std::map<std::string, double> endpoint_p99_seconds; // server endpoints with traffic ("GET /work")
     double error_ratio = 0;             // 5xx ÷ requests, latest window
     std::vector<std::string> open_anomalies; // types open on the service
 };
 
 // The value of a verification signal ("latency_p99", "cpu_utilisation", ...; "anomaly":
-// 1 when anomaly_type is open on the service, else 0).
-double signal_value(const ServiceState& s, const std::string& signal, const std::string& anomaly_type);
+// 1 when anomaly_type is open on the service, else 0). latency_p99 with an endpoint the
+// service has in the window: that endpoint's p99; otherwise the service's.
+double signal_value(const ServiceState& s, const std::string& signal, const std::string& anomaly_type,
+                    const std::string& endpoint = "");
 
 enum class Verdict : std::uint8_t {
     execute,  // the agent carries out action
@@ -76,10 +79,16 @@ struct Decision {
     std::string verify_signal;
     std::string verify_service;
     std::string verify_anomaly;    // the type the "anomaly" signal watches
+    // The endpoint the triggering anomaly (or the peer's) is on, "" for the whole service:
+    // a service's other endpoints must not decide whether a fix for this one helped.
+    std::string verify_endpoint;
     double verify_seconds = 0;
     double min_improvement = 0;
     bool rollback = true;
     double baseline = 0;
+    // The signal in each window that began in the second half of the verification window;
+    // the verdict takes their median, so one noisy window neither confirms nor undoes an action.
+    std::vector<double> samples;
     bool improved = false;         // verified: the outcome
 };
 
@@ -103,11 +112,16 @@ public:
     // window. False for an unknown id or one that was not to be executed.
     bool register_applied(std::uint64_t decision_id, double baseline, double now);
 
-    // Verifications whose window has ended: a `verified` decision when the signal
-    // improved (or nothing can be undone), else a rollback decision (verdict execute, or
-    // refused if a guardrail says no) with rollback_of set. A service missing from
-    // `services` is not judged: its verification waits (bounded by max_pending).
-    std::vector<Decision> verify(const std::vector<ServiceState>& services, double now);
+    // Call once per aggregation window (`services`: the window that ended at `now`, of
+    // `window_seconds`). Each pending verification takes a sample of its signal from every
+    // window that began in the second half of its verification window (the first half lets
+    // the change take effect); when its verification window has
+    // ended it is judged on the median of those samples (the latest reading if there are
+    // none): a `verified` decision when the signal improved (or nothing can be undone),
+    // else a rollback decision (verdict execute) with rollback_of set. A service missing
+    // from `services` gives no sample and is not judged: its verification waits (bounded
+    // by max_pending).
+    std::vector<Decision> verify(const std::vector<ServiceState>& services, double now, double window_seconds = 0);
 
     std::size_t pending_verifications() const { return pending_.size(); }
     const Guardrails& guardrails() const { return guard_; }
@@ -120,7 +134,7 @@ public:
 
 private:
     Decision plan_rule(const Rule& rule, const detect::Anomaly& a, const ServiceState& s, const std::string& peer,
-                       double now);
+                       const std::string& peer_endpoint, double now);
     void finish(Decision& d, double cooldown_seconds, double now);
 
     PolicyConfig config_;

@@ -871,6 +871,53 @@ while time.monotonic() < end:
 """
 
 
+class CpuZeroSnapshot:
+    """What ran on CPU 0, for a failure message: per task, its CPU time (ticks) and run-queue
+    wait (schedstat) since the snapshot, plus CPU 0's steal and softirq ticks. A victim
+    slowed by a contender shows the contender and its own wait; one slowed with no wait
+    and no contender points at the host (steal)."""
+
+    def __init__(self, watch_pids: Iterable[int] = ()):
+        self.watch = list(watch_pids)
+        self.tasks, self.cpu0 = self._read()
+
+    @staticmethod
+    def _read():
+        tasks = {}
+        for stat in Path("/proc").glob("[0-9]*/task/[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+                wait = int((stat.parent / "schedstat").read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            r = text.rfind(")")
+            f = text[r + 2:].split()
+            tasks[(stat.parts[2], stat.parts[4])] = (text[text.find("(") + 1:r], int(f[11]) + int(f[12]),
+                                                     int(f[36]), wait)
+        cpu0 = next((list(map(int, line.split()[1:])) for line in Path("/proc/stat").read_text().splitlines()
+                     if line.startswith("cpu0 ")), [0] * 8)
+        return tasks, cpu0
+
+    def report(self) -> str:
+        tasks, cpu0 = self._read()
+        d = [a - b for a, b in zip(cpu0, self.cpu0)]
+        on0, waits = {}, {}
+        for k, (comm, ticks, cpu, wait) in tasks.items():
+            if k not in self.tasks:
+                continue
+            pid = int(k[0])
+            if cpu == 0 and ticks > self.tasks[k][1]:
+                on0[(pid, comm)] = on0.get((pid, comm), 0) + ticks - self.tasks[k][1]
+            if pid in self.watch:
+                waits[(pid, comm)] = waits.get((pid, comm), 0) + (wait - self.tasks[k][3]) / 1e6
+        top = sorted(on0.items(), key=lambda x: -x[1])[:8]
+        return (f"CPU 0 since the snapshot (ticks of {os.sysconf('SC_CLK_TCK')}/s): user {d[0]}, system {d[2]}, "
+                f"idle {d[3]}, softirq {d[6]}, steal {d[7]}; busiest tasks last seen on CPU 0: "
+                + ", ".join(f"{c}[{p}] {n}" for (p, c), n in top)
+                + "; run-queue wait of the watched processes: "
+                + ", ".join(f"{c}[{p}] {w:.0f} ms" for (p, c), w in waits.items()))
+
+
 def median(values) -> float:
     v = sorted(values)
     return v[len(v) // 2] if v else float("nan")

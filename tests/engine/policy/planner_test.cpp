@@ -243,6 +243,79 @@ TEST(Planner, VerificationKeepsAnImprovement) {
     EXPECT_EQ(to_json(r[0])["verified_of"], d[0].id);
 }
 
+// web serves a fast endpoint that the hog hurts and a slow report that nothing can
+// speed up: the service's slowest p99 is the report's, the fix is judged on /fast.
+std::vector<ServiceState> two_endpoints(double fast_p99) {
+    auto s = neighbours(std::max(fast_p99, 0.9));
+    s[0].endpoint_p99_seconds = {{"GET /fast", fast_p99}, {"GET /report", 0.9}};
+    return s;
+}
+
+TEST(Planner, VerificationJudgesTheEndpointWithTheAnomaly) {
+    Planner p(config({noisy_rule()}));
+    auto spike = anomaly(2, "latency_spike", "web");
+    spike.endpoint = "GET /fast";
+    auto d = p.on_anomalies({anomaly(1, "cpu_saturation", "batch"), spike}, two_endpoints(0.5), 0);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(d[0].verify_endpoint, "GET /fast");
+    EXPECT_DOUBLE_EQ(d[0].baseline, 0.5); // not the report's 0.9
+    ASSERT_TRUE(p.register_applied(d[0].id, d[0].baseline, 0));
+    auto r = p.verify(two_endpoints(0.2), 120);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].verdict, Verdict::verified); // the service's slowest p99 stayed 0.9
+    EXPECT_TRUE(r[0].improved);
+    EXPECT_NE(r[0].evidence.find("latency_p99 of web GET /fast: 0.5 → 0.2"), std::string::npos) << r[0].evidence;
+
+    // A window without traffic on the endpoint gives no sample: the report's 0.9 does not
+    // stand in for it. With no sample at all, the service's figure is the last resort.
+    Planner q(config({noisy_rule()}));
+    d = q.on_anomalies({anomaly(1, "cpu_saturation", "batch"), spike}, two_endpoints(0.5), 0);
+    ASSERT_TRUE(q.register_applied(d[0].id, d[0].baseline, 0));
+    auto quiet = two_endpoints(0.2);
+    quiet[0].endpoint_p99_seconds.erase("GET /fast");
+    EXPECT_TRUE(q.verify(two_endpoints(0.2), 70).empty());
+    EXPECT_TRUE(q.verify(quiet, 80).empty());
+    r = q.verify(quiet, 120);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_TRUE(r[0].improved); // the one sample: 0.2
+    EXPECT_EQ(r[0].samples, std::vector<double>{0.2});
+    Planner z(config({noisy_rule()}));
+    d = z.on_anomalies({anomaly(1, "cpu_saturation", "batch"), spike}, two_endpoints(0.5), 0);
+    ASSERT_TRUE(z.register_applied(d[0].id, d[0].baseline, 0));
+    r = z.verify(quiet, 120);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_FALSE(r[0].improved); // nothing sampled: the service's 0.9
+}
+
+TEST(Planner, VerificationTakesTheMedianOfTheSecondHalfOfItsWindow) {
+    Planner p(config({noisy_rule()})); // 120 s verification window
+    auto d = p.on_anomalies({anomaly(1, "cpu_saturation", "batch"), anomaly(2, "latency_spike", "web")}, neighbours(0.5), 0);
+    ASSERT_TRUE(p.register_applied(d[0].id, d[0].baseline, 10.5));
+    // 10 s windows. The first half (until 70.5) lets the change take effect: no samples,
+    // however slow, from the windows that began before it.
+    for (double end = 20; end <= 80; end += 10) EXPECT_TRUE(p.verify(neighbours(0.8), end, 10).empty());
+    EXPECT_TRUE(p.verify(neighbours(0.2), 90, 10).empty());
+    EXPECT_TRUE(p.verify(neighbours(0.9), 100, 10).empty()); // one noisy window
+    EXPECT_TRUE(p.verify(neighbours(0.2), 110, 10).empty());
+    EXPECT_TRUE(p.verify(neighbours(0.3), 120, 10).empty());
+    auto r = p.verify(neighbours(0.25), 131, 10);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].verdict, Verdict::verified);
+    EXPECT_TRUE(r[0].improved); // median(0.2, 0.9, 0.2, 0.3, 0.25) = 0.25 < 0.5 × 0.9
+    EXPECT_NE(r[0].evidence.find("0.5 → 0.25 (median of 5 windows)"), std::string::npos) << r[0].evidence;
+    EXPECT_EQ(to_json(r[0])["verify"]["samples"], json({0.2, 0.9, 0.2, 0.3, 0.25})); // in the audit
+    EXPECT_EQ(p.pending_verifications(), 0u);
+
+    // The same noisy window judged alone (nothing sampled before it) undoes the change.
+    Planner q(config({noisy_rule()}));
+    d = q.on_anomalies({anomaly(1, "cpu_saturation", "batch"), anomaly(2, "latency_spike", "web")}, neighbours(0.5), 0);
+    ASSERT_TRUE(q.register_applied(d[0].id, d[0].baseline, 10.5));
+    r = q.verify(neighbours(0.9), 131, 200);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_FALSE(r[0].improved);
+    EXPECT_EQ(r[0].verdict, Verdict::execute); // the rollback
+}
+
 TEST(Planner, ConfigRuleRollsBackToo) {
     json rule = {{"name", "web-timeouts"},
                  {"match", {{"anomaly", "error_surge"}, {"services", "web*"}}},
