@@ -266,6 +266,7 @@ void Healing::tune(const std::vector<engine::EndpointWindow>& window, double win
         auto a = engine::policy::resilience_action(service, upstream, *settings, target->file);
         // Whole seconds, rounded up, for configs that take seconds (nginx proxy_read_timeout).
         a.vars["timeout_s"] = std::to_string(static_cast<long long>(std::ceil(settings->timeout_ms / 1000.0)));
+        a.dry_run = target->dry_run;
         char evidence[256];
         std::snprintf(evidence, sizeof evidence,
                       "%s → %s over the last %.0f s: %llu calls, p99 %.1f ms, %.2f %% errors, %.1f calls/s",

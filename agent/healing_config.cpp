@@ -41,6 +41,13 @@ bool text(const json& j, const std::string& where, std::string& out, Errors& e) 
     return true;
 }
 
+// obj["dry_run"], if present: true or false.
+void dry_run_key(const json& obj, const std::string& at, bool& out, Errors& e) {
+    if (!obj.contains("dry_run")) return;
+    if (!obj["dry_run"].is_boolean()) return e.add(at + ".dry_run", "expected true or false");
+    out = obj["dry_run"].get<bool>();
+}
+
 void text_list(const json& j, const std::string& where, std::vector<std::string>& out, Errors& e) {
     if (j.is_string()) { // one word is a one-word command
         out = {j.get<std::string>()};
@@ -209,13 +216,14 @@ void parse_tuning(const json& j, HealingConfig& c, Errors& e) {
             e.add(at, "expected a mapping {service, upstream, file}");
             continue;
         }
-        known(x, at, {"service", "upstream", "file"}, e);
+        known(x, at, {"service", "upstream", "file", "dry_run"}, e);
         TuningTarget tt;
         if (x.contains("service")) text(x["service"], at + ".service", tt.service, e);
         else e.add(at, "missing required key 'service'");
         if (x.contains("upstream")) text(x["upstream"], at + ".upstream", tt.upstream, e);
         if (x.contains("file")) text(x["file"], at + ".file", tt.file, e);
         else e.add(at, "missing required key 'file'");
+        dry_run_key(x, at, tt.dry_run, e);
         c.tuning.push_back(std::move(tt));
     }
 }
@@ -279,10 +287,7 @@ void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
         if (g.health.min_weight > g.health.max_weight) e.add(at + ".min_weight", "must be <= max_weight");
         if (x.contains("cooldown")) seconds(x["cooldown"], at + ".cooldown", g.cooldown_seconds, e);
         if (x.contains("latency_floor")) seconds(x["latency_floor"], at + ".latency_floor", g.latency_floor_seconds, e);
-        if (x.contains("dry_run")) {
-            if (!x["dry_run"].is_boolean()) e.add(at + ".dry_run", "expected true or false");
-            else g.dry_run = x["dry_run"].get<bool>();
-        }
+        dry_run_key(x, at, g.dry_run, e);
         if (!g.file.empty()) {
             bool found = false;
             for (const auto& f : c.actuators.files) found |= f.name == g.file;

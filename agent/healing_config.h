@@ -29,6 +29,7 @@ struct TuningTarget {
     std::string service;  // glob
     std::string upstream; // glob over "address:port"; "" or "*": any
     std::string file;
+    bool dry_run = false; // this target only shows what it would write (the global dry_run still applies)
 };
 
 struct HealingConfig {

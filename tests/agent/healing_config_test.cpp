@@ -56,6 +56,7 @@ TEST(HealingConfig, FullSection) {
     timeout_margin: 2
     targets:
       - {service: "nginx*", file: nginx-timeouts}
+      - {service: "nginx-canary*", file: nginx-timeouts, dry_run: true}
 )"));
     ASSERT_TRUE(c.ok()) << c.error().message;
     const auto& h = c->healing;
@@ -72,8 +73,10 @@ TEST(HealingConfig, FullSection) {
     ASSERT_EQ(h.actuators.restarts.size(), 1u);
     EXPECT_EQ(h.actuators.restarts[0].method, actuators::RestartMethod::command);
     EXPECT_EQ(h.tuner.timeout_margin, 2);
-    ASSERT_EQ(h.tuning.size(), 1u);
+    ASSERT_EQ(h.tuning.size(), 2u);
     EXPECT_EQ(h.tuning[0].file, "nginx-timeouts");
+    EXPECT_FALSE(h.tuning[0].dry_run);
+    EXPECT_TRUE(h.tuning[1].dry_run);
     EXPECT_EQ(c->healing_section["guardrails"]["dry_run"], false);
 }
 
@@ -87,7 +90,7 @@ TEST(HealingConfig, EveryErrorWithLineColumnAndKey) {
                                 "  restart:\n"                        // 7
                                 "    - {service: a, method: reboot}\n" // 8
                                 "  tuning:\n"                         // 9
-                                "    targets: [{service: x, file: nope}]\n" // 10
+                                "    targets: [{service: x, file: nope}, {service: y, file: f, dry_run: 1}]\n" // 10
                                 "  bogus: 1\n");                      // 11
     auto c = load_config(p);
     ASSERT_FALSE(c.ok());
@@ -99,6 +102,8 @@ TEST(HealingConfig, EveryErrorWithLineColumnAndKey) {
     EXPECT_NE(m.find("healing.tuning.targets[0].file: 'nope' is not one of healing.files"), std::string::npos) << m;
     EXPECT_NE(m.find(p + ":11:10: healing.bogus: unknown key"), std::string::npos) << m;
     EXPECT_NE(m.find(p + ":10:34: healing.tuning.targets[0].file"), std::string::npos) << m;
+    EXPECT_NE(m.find(p + ":10:72: healing.tuning.targets[1].dry_run: expected true or false"), std::string::npos)
+        << m;
 }
 
 TEST(HealingConfig, PolicyErrorsPointIntoTheRules) {

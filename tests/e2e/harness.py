@@ -1144,13 +1144,21 @@ def healing_yaml_head(**guardrails) -> str:
             f"    dry_run: false\n{extra}  rules: []\n")
 
 
-def nginx_file_yaml(name: str, path: Path, template: str, d: Path, fail_marker: Path | None = None) -> str:
+def nginx_file_yaml(name: str, path: Path, template: str, d: Path, fail_marker: Path | None = None,
+                    reload_guard: Path | None = None) -> str:
     """A healing.files entry (YAML, indented for `  files:`) for a file nginx in `d` (from
     start_nginx) includes: `template` (YAML double-quoted text), checked with `nginx -t`
-    and reloaded with SIGHUP to its master."""
-    return (f"    - name: {name}\n      path: {path}\n      template: \"{template}\"\n"
-            f"      check: {json.dumps(nginx_check_argv(d, fail_marker))}\n"
-            f"      reload_signal: HUP\n      reload_pidfile: {d}/nginx.pid\n")
+    and reloaded with SIGHUP to its master. With `reload_guard`, the reload is a command
+    that, while the guard file exists, refuses (exit 1, nginx not signalled) any content
+    of `path` other than the guard's: a test's failing reload, which the restored file
+    then passes."""
+    head = (f"    - name: {name}\n      path: {path}\n      template: \"{template}\"\n"
+            f"      check: {json.dumps(nginx_check_argv(d, fail_marker))}\n")
+    if reload_guard is None:
+        return head + f"      reload_signal: HUP\n      reload_pidfile: {d}/nginx.pid\n"
+    guard = (f"test ! -e {reload_guard} || cmp -s {reload_guard} {path} || "
+             f"{{ echo 'reload refused by the test' >&2; exit 1; }}; kill -HUP $(cat {d}/nginx.pid)")
+    return head + f"      reload: {json.dumps(['/bin/sh', '-c', guard])}\n"
 
 
 def wait_ready(port: int, m: Managed, timeout: float = 30) -> None:

@@ -1,7 +1,7 @@
 """Healing a stuck service by restarting it, and the restart budget (issue 6).
 
 A Python HTTP server (`hsstuck<pid>:<port>`: its own service) answers "ok" until it is
-told to get stuck (GET /stick): from then on every handler thread blocks and nothing is
+told to get stuck (GET /stick, which it confirms): from then on every handler thread blocks and nothing is
 answered. The test drives it with paced keep-alive clients (test_anomalies' Load, 1 s
 timeouts). A stuck
 server completes no exchange, so its request rate falls to 0: a traffic_shift (down) on
@@ -54,8 +54,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
     def do_GET(self):
-        if self.path == "/stick":
+        if self.path == "/stick":  # the test's own request: answered, so it knows when
             stuck.set()
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"stuck\\n")
+            return
         if stuck.is_set():
             time.sleep(120)
             return
@@ -78,12 +83,14 @@ setsid sh -c 'echo $$ > {pidfile} && exec {server} {port} {forever}' >> {log} 2>
 """
 
 
-class HealingRestart(h.DaemonTestCase):
-    ENDS_WITH_TRAFFIC = False  # it ends with its server stuck for good: nothing completes
+class StuckServer:
+    """The stuck server, its restart script and the daemon configured to restart it, for a
+    h.DaemonTestCase (a mixin, so that a module importing it runs no tests of its own;
+    test_healing_restart_dry runs it with restarts left in dry-run)."""
+    ENDS_WITH_TRAFFIC = False  # it ends with its server stuck: nothing completes
     AUTO_DAEMON = False
     REQUIRED_BINARIES = ("curl",)
-    # The budget alert is logged at error level on purpose.
-    EXPECTED_ERROR_LINES = (rf"healing: {NAME}:\d+ restarted {BUDGET} times within",)
+    RESTARTS_ENABLED = True
 
     @classmethod
     def start_servers(cls):
@@ -99,6 +106,7 @@ class HealingRestart(h.DaemonTestCase):
         server.chmod(0o755)
         cls.server_script = server
         restart = cls.workdir / "restart-server.sh"
+        cls.restart_script = restart
         restart.write_text(RESTART.format(pidfile=cls.pidfile, restarts=cls.restarts, server=server, port=cls.port,
                                           forever=cls.forever, log=cls.workdir / "server-restarted.log"))
         restart.chmod(0o755)
@@ -122,7 +130,7 @@ alerting:
 healing:
   command_timeout: 5s
   guardrails:
-    restarts_enabled: true
+    restarts_enabled: {"true" if cls.RESTARTS_ENABLED else "false"}
     restart_budget: {BUDGET}
     restart_budget_window_seconds: 10m
   restart:
@@ -174,27 +182,46 @@ healing:
         self.fail(f"{what} within {timeout} s\nactions: {json.dumps(acts, indent=1)[:3000]}\nanomalies: "
                   f"{anomalies[:2000]}\ndaemon log:\n{self.daemon.managed.log_tail(30)}")
 
-    def stick(self):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=0.5)
-            c.request("GET", "/stick")
-            c.getresponse()
-        except (OSError, http.client.HTTPException):
-            pass  # it never answers: that is the point
+    def stick(self) -> float:
+        """Tells the server to get stuck; returns when it said so (a loaded machine may take
+        a while to deliver the request: the clients' answers before then are not late)."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                try:
+                    c.request("GET", "/stick")
+                    if c.getresponse().read() == b"stuck\n":
+                        return time.time()
+                finally:
+                    c.close()
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.1)
+        self.fail("the server did not confirm GET /stick within 10 s")
 
-    def test_stuck_restarted_then_budget_spent(self):
+    def warm_up(self) -> "Load":
+        """Paced clients on the server, until the daemon has the service's request-rate
+        baseline (~30/s)."""
         clients = Load(self.port, ["/"], deadline_s=150, threads_per_route=CLIENTS, timeout=1).start()
         self.addCleanup(clients.stop)
-        # Warm-up: the request-rate baseline of the service (~30/s).
         t = time.time()
         time.sleep(14)
         self.assertGreater(clients.oks_since(t), 10 * CLIENTS * RATE_PER_THREAD * 0.8,
                            "the clients did not get their answers before the server was stuck")
+        return clients
+
+
+class HealingRestart(StuckServer, h.DaemonTestCase):
+    # The budget alert is logged at error level on purpose.
+    EXPECTED_ERROR_LINES = (rf"healing: {NAME}:\d+ restarted {BUDGET} times within",)
+
+    def test_stuck_restarted_then_budget_spent(self):
+        clients = self.warm_up()
         # 1. Stuck once: restarted, answers again.
-        t_stuck = time.time()
-        self.stick()
+        t_stuck = self.stick()
         time.sleep(1.5)
-        self.assertEqual(clients.oks_since(t_stuck + 1), 0, "the server still answers")
+        # An exchange the server had begun before it got stuck may still complete.
+        self.assertEqual(clients.oks_since(t_stuck + 0.5), 0, "the server still answers")
         self.wait("no restart", lambda: self.restart_lines(), timeout=30)
         first = self.wait("no applied restart in the audit log",
                           lambda: [a for a in self.actions()[1] if a["kind"] == "restart" and a["verdict"] == "applied"],
@@ -217,8 +244,7 @@ healing:
 
         # 2. Stuck for good: every restart comes back stuck.
         self.forever.write_text("stuck\n")
-        t_stuck = time.time()
-        self.stick()
+        t_stuck = self.stick()
         stopped = self.wait("no healing_stopped alert at the receiver",
                             lambda: [r for r in self.hook.snapshot() for a in r["body"]["alerts"]
                                      if a["labels"].get("type") == "healing_stopped"],
