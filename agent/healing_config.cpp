@@ -6,6 +6,7 @@
 #include <set>
 
 #include "agent/config.h"
+#include "agent/config_reader.h"
 
 #include <fmt/format.h>
 
@@ -20,18 +21,6 @@ struct Errors {
     void add(const std::string& key, const std::string& what) { list.push_back(key + ": " + what); }
 };
 
-void known(const json& j, const std::string& where, std::initializer_list<const char*> keys, Errors& e) {
-    for (const auto& [k, v] : j.items()) {
-        bool ok = false;
-        for (const char* x : keys) ok |= k == x;
-        if (!ok) {
-            std::string list;
-            for (const char* x : keys) list += (list.empty() ? "" : ", ") + std::string(x);
-            e.add(where + "." + k, "unknown key (expected " + list + ")");
-        }
-    }
-}
-
 bool text(const json& j, const std::string& where, std::string& out, Errors& e) {
     if (!j.is_string()) {
         e.add(where, "expected a string");
@@ -39,13 +28,6 @@ bool text(const json& j, const std::string& where, std::string& out, Errors& e) 
     }
     out = j.get<std::string>();
     return true;
-}
-
-// obj["dry_run"], if present: true or false.
-void dry_run_key(const json& obj, const std::string& at, bool& out, Errors& e) {
-    if (!obj.contains("dry_run")) return;
-    if (!obj["dry_run"].is_boolean()) return e.add(at + ".dry_run", "expected true or false");
-    out = obj["dry_run"].get<bool>();
 }
 
 void text_list(const json& j, const std::string& where, std::vector<std::string>& out, Errors& e) {
@@ -110,10 +92,8 @@ void parse_files(const json& j, actuators::ActuatorConfig& a, Errors& e) {
             e.add(at, "expected a mapping (name, path, template, reload, ...)");
             continue;
         }
-        known(f, at,
-              {"name", "service", "path", "template", "template_file", "vars", "check", "reload", "reload_signal",
-               "reload_pidfile", "backup"},
-              e);
+        ConfigReader{f, at, e.list}.known({"name", "service", "path", "template", "template_file", "vars",
+                                           "check", "reload", "reload_signal", "reload_pidfile", "backup"});
         actuators::ConfigFileSpec s;
         if (f.contains("name")) text(f["name"], at + ".name", s.name, e);
         else e.add(at, "missing required key 'name'");
@@ -154,7 +134,8 @@ void parse_restarts(const json& j, actuators::ActuatorConfig& a, Errors& e) {
             e.add(at, "expected a mapping (service, method, ...)");
             continue;
         }
-        known(r, at, {"service", "method", "unit", "command", "signal", "pidfile", "stop_wait", "start_command"}, e);
+        ConfigReader{r, at, e.list}.known(
+            {"service", "method", "unit", "command", "signal", "pidfile", "stop_wait", "start_command"});
         actuators::RestartSpec s;
         if (r.contains("service")) text(r["service"], at + ".service", s.service, e);
         else e.add(at, "missing required key 'service'");
@@ -179,10 +160,9 @@ void parse_restarts(const json& j, actuators::ActuatorConfig& a, Errors& e) {
 
 void parse_tuning(const json& j, HealingConfig& c, Errors& e) {
     if (!j.is_object()) return e.add("healing.tuning", "expected a mapping (targets, timeout_margin, ...)");
-    known(j, "healing.tuning",
+    ConfigReader{j, "healing.tuning", e.list}.known(
           {"targets", "timeout_margin", "timeout_min_ms", "timeout_max_ms", "target_failure", "retries_max",
-           "breaker_factor", "bulkhead_headroom", "min_requests", "cooldown"},
-          e);
+           "breaker_factor", "bulkhead_headroom", "min_requests", "cooldown"});
     auto number = [&](const char* key, double& out, double min) {
         if (!j.contains(key)) return;
         if (!j[key].is_number() || j[key].get<double>() < min)
@@ -216,14 +196,15 @@ void parse_tuning(const json& j, HealingConfig& c, Errors& e) {
             e.add(at, "expected a mapping {service, upstream, file}");
             continue;
         }
-        known(x, at, {"service", "upstream", "file", "dry_run"}, e);
+        const ConfigReader keys{x, at, e.list};
+        keys.known({"service", "upstream", "file", "dry_run"});
         TuningTarget tt;
         if (x.contains("service")) text(x["service"], at + ".service", tt.service, e);
         else e.add(at, "missing required key 'service'");
         if (x.contains("upstream")) text(x["upstream"], at + ".upstream", tt.upstream, e);
         if (x.contains("file")) text(x["file"], at + ".file", tt.file, e);
         else e.add(at, "missing required key 'file'");
-        dry_run_key(x, at, tt.dry_run, e);
+        keys.boolean("dry_run", tt.dry_run);
         c.tuning.push_back(std::move(tt));
     }
 }
@@ -255,10 +236,9 @@ void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
             e.add(at, "expected a mapping {service, upstreams, file, ...}");
             continue;
         }
-        known(x, at,
-              {"service", "upstreams", "file", "min_weight", "max_weight", "alpha", "min_requests", "cooldown",
-               "min_change", "latency_floor", "dry_run"},
-              e);
+        const ConfigReader keys{x, at, e.list};
+        keys.known({"service", "upstreams", "file", "min_weight", "max_weight", "alpha", "min_requests", "cooldown",
+               "min_change", "latency_floor", "dry_run"});
         engine::policy::LoadBalancingGroup g;
         if (x.contains("service")) text(x["service"], at + ".service", g.service, e);
         else e.add(at, "missing required key 'service'");
@@ -287,7 +267,7 @@ void parse_load_balancing(const json& j, HealingConfig& c, Errors& e) {
         if (g.health.min_weight > g.health.max_weight) e.add(at + ".min_weight", "must be <= max_weight");
         if (x.contains("cooldown")) seconds(x["cooldown"], at + ".cooldown", g.cooldown_seconds, e);
         if (x.contains("latency_floor")) seconds(x["latency_floor"], at + ".latency_floor", g.latency_floor_seconds, e);
-        dry_run_key(x, at, g.dry_run, e);
+        keys.boolean("dry_run", g.dry_run);
         if (!g.file.empty()) {
             bool found = false;
             for (const auto& f : c.actuators.files) found |= f.name == g.file;
@@ -341,10 +321,9 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
     else e.list.push_back(p.error().message);
     c.source = "healing section";
 
-    known(rest, "healing",
+    ConfigReader{rest, "healing", e.list}.known(
           {"enabled", "guardrails", "rules", "priorities", "command_timeout", "systemctl", "cgroups", "files",
-           "restart", "tuning", "load_balancing", "cpu_sharing", "recommender"},
-          e);
+           "restart", "tuning", "load_balancing", "cpu_sharing", "recommender"});
     auto& a = c.actuators;
     if (rest.contains("command_timeout")) duration(rest["command_timeout"], "healing.command_timeout", a.command_timeout, e);
     if (rest.contains("systemctl")) {
@@ -355,7 +334,7 @@ Result<HealingConfig> parse_healing(const nlohmann::json& j) {
         const json& g = rest["cgroups"];
         if (!g.is_object()) e.add("healing.cgroups", "expected a mapping {allow: [...], units: [...]}");
         else {
-            known(g, "healing.cgroups", {"allow", "units"}, e);
+            ConfigReader{g, "healing.cgroups", e.list}.known({"allow", "units"});
             if (g.contains("allow")) {
                 text_list(g["allow"], "healing.cgroups.allow", a.cgroup_allow, e);
                 for (std::size_t i = 0; i < a.cgroup_allow.size(); ++i)

@@ -1318,11 +1318,15 @@ class DaemonTestCase(unittest.TestCase):
         self.assertFalse(bad, f"unexpected HTTP codes (load generator view): {bad}")
 
     # -- healing ----------------------------------------------------------------------
-    def actions(self) -> list[dict]:
-        """The healing audit log (/api/v1/actions)."""
+    def actions(self, rule: str | None = None, verdict: str | None = None,
+                service: str | None = None) -> list[dict]:
+        """The healing audit log (/api/v1/actions), or its entries with that rule, verdict
+        and service (each None: any)."""
         status, _, body = self.daemon.get("/api/v1/actions")
         self.assertEqual(status, 200, body)
-        return json.loads(body)["actions"]
+        return [a for a in json.loads(body)["actions"]
+                if (rule is None or a["rule"] == rule) and (verdict is None or a["verdict"] == verdict)
+                and (service is None or a["service"] == service)]
 
     def wait_until(self, what: str, pred, timeout: float, context: Callable[[], str] = lambda: ""):
         """pred()'s first truthy value within timeout, else a failure that shows `context()`,

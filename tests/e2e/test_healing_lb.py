@@ -99,8 +99,7 @@ class HealingLoadBalancing(h.DaemonTestCase):
         return sum(1 for l in lines if l == self.b) / len(lines), len(lines)
 
     def lb_actions(self, verdict: str, port: int) -> list[dict]:
-        return [a for a in self.actions()
-                if a["rule"] == "load_balancing" and a["verdict"] == verdict and a["service"] == f"nginx:{port}"]
+        return self.actions("load_balancing", verdict, f"nginx:{port}")
 
     def test_sick_upstream_loses_weight(self):
         loads = [h.KeepAliveLoad(p["port"], threads=4) for p in (self.real, self.dry)]

@@ -103,8 +103,7 @@ class HealingTuning(h.DaemonTestCase):
         return self.wait_until(what, pred, timeout, lambda: f"include: {self.include.read_text()!r}")
 
     def failed(self, what: str) -> list[dict]:
-        return [a for a in self.actions() if a["rule"] == "tuner" and a["verdict"] == "failed"
-                and a["service"] == f"nginx:{self.port}" and what in a["summary"]]
+        return [a for a in self.actions("tuner", "failed", f"nginx:{self.port}") if what in a["summary"]]
 
     def test_tuned_timeout_reaches_nginx(self):
         load = h.KeepAliveLoad(self.port)
@@ -119,8 +118,7 @@ class HealingTuning(h.DaemonTestCase):
             self.assertEqual(self.nginx_timeout(), f"proxy_read_timeout {secs}s;")
             print(f"\ntimeout tuned to {secs} s after {time.monotonic() - t0:.1f} s of load", flush=True)
             self.assertTrue((self.ndir / "timeouts.conf.homeostat.bak").exists())
-            applied = [a for a in self.actions() if a["rule"] == "tuner" and a["verdict"] == "applied"
-                       and a["service"] == f"nginx:{self.port}"]
+            applied = self.actions("tuner", "applied", f"nginx:{self.port}")
             self.assertTrue(applied, self.actions())
             self.assertEqual(applied[0]["kind"], "config_file")
             status, _, body = self.daemon.get("/api/v1/tuned")
@@ -132,9 +130,8 @@ class HealingTuning(h.DaemonTestCase):
             self.assertEqual(h.http_get(f"http://127.0.0.1:{self.port}/users/1", timeout=10)[0], 200)
 
         with self.subTest("2. dry run: nginx-dry's include is unchanged, the audit shows what it would do"):
-            dry = self.wait_for("a dry-run tuner entry for nginx-dry", lambda: [
-                a for a in self.actions() if a["rule"] == "tuner" and a["verdict"] == "dry_run"
-                and a["service"] == f"nginx:{self.dry_port}"], 30)[0]
+            dry = self.wait_for("a dry-run tuner entry for nginx-dry",
+                                lambda: self.actions("tuner", "dry_run", f"nginx:{self.dry_port}"), 30)[0]
             print(f"dry run audit: {dry['summary']}", flush=True)
             self.assertEqual(self.dry_include.read_text(), "proxy_read_timeout 60s;\n")
             self.assertEqual(self.nginx_timeout(self.dry_dir), "proxy_read_timeout 60s;")
@@ -147,8 +144,8 @@ class HealingTuning(h.DaemonTestCase):
             self.assertTrue(3 <= int(would[1]) <= 4, dry["summary"])
             self.assertIn("nginx -t", dry["summary"])  # the check it would run
             self.assertIn("reload SIGHUP", dry["summary"])
-            self.assertFalse([a for a in self.actions() if a["service"] == f"nginx:{self.dry_port}"
-                              and a["verdict"] in ("applied", "failed")], self.actions())
+            self.assertFalse(self.actions(verdict="applied", service=f"nginx:{self.dry_port}")
+                             + self.actions(verdict="failed", service=f"nginx:{self.dry_port}"), self.actions())
             self.assertEqual(h.http_get(f"http://127.0.0.1:{self.dry_port}/users/1", timeout=10)[0], 200)
 
         with self.subTest("3. a failing check keeps the previous file; nginx serves on"):
